@@ -1,0 +1,129 @@
+"""Output template -> safe, unique, byte-length-aware path. One sanitizer for every OS."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path, PurePosixPath
+
+from core.track import Track
+
+MAX_COMPONENT_BYTES = 255
+_RESERVED_CHARS = re.compile(r'[/\\:*?"<>|]')
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
+EXTENSIONS = {
+    "mp3": "mp3",
+    "m4a": "m4a",
+    "flac": "flac",
+    "opus": "opus",
+    "ogg": "ogg",
+    "wav": "wav",
+}
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """Cut `text` to at most `max_bytes` of UTF-8 without splitting a character."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    return raw[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def sanitize_component(
+    name: str, max_bytes: int = MAX_COMPONENT_BYTES, suffix: str = "", ext: str = ""
+) -> str:
+    """Make `name + suffix + ext` a valid file or folder name on Linux, macOS and Windows.
+
+    Reserved characters become `_`, control characters disappear, leading/trailing spaces
+    and trailing dots go, reserved Windows device names get a `_`, and the result fits
+    `max_bytes` of UTF-8 (the stem is shortened, never the extension or suffix).
+    """
+    clean = _CONTROL_CHARS.sub("", _RESERVED_CHARS.sub("_", name))
+    clean = re.sub(r"\s+", " ", clean).strip(" .")
+    if not clean:
+        clean = "_"
+    if clean.split(".")[0].upper() in _WINDOWS_RESERVED:
+        clean = clean + "_"
+    budget = max_bytes - len(suffix.encode("utf-8")) - len(ext.encode("utf-8"))
+    clean = truncate_utf8(clean, max(budget, 1)).rstrip(" .") or "_"
+    return clean + suffix + ext
+
+
+def template_values(track: Track, fmt: str) -> dict[str, str]:
+    return {
+        "artist": track.artist,
+        "artists": ", ".join(track.artists),
+        "album": track.album,
+        "album-artist": track.album_artists[0] if track.album_artists else track.artist,
+        "title": track.title,
+        "track-number": f"{track.track_number:02d}",
+        "track-total": str(track.track_total or ""),
+        "disc-number": str(track.disc_number),
+        "disc-total": str(track.disc_total or ""),
+        "year": track.year,
+        "date": track.release_date,
+        "genre": track.genres[0] if track.genres else "",
+        "isrc": track.isrc or "",
+        "track-id": track.id,
+        "output-ext": EXTENSIONS[fmt],
+    }
+
+
+def render(template: str, track: Track, fmt: str, suffix: str = "") -> PurePosixPath:
+    """Fill the template; every value is sanitized first, so a `/` inside a title never
+    creates a folder. `suffix` (e.g. ` (2)`) goes before the extension of the last part."""
+    values = {k: _RESERVED_CHARS.sub("_", v) for k, v in template_values(track, fmt).items()}
+    filled = re.sub(r"\{([^{}]*)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+    parts = [p for p in filled.split("/") if p.strip()]
+    if not parts:
+        parts = [values["title"] + "." + values["output-ext"]]
+    dirs = [sanitize_component(p) for p in parts[:-1]]
+    last = parts[-1]
+    ext = "." + values["output-ext"]
+    stem = last[: -len(ext)] if last.endswith(ext) else last
+    name = sanitize_component(stem, suffix=suffix, ext=ext if last.endswith(ext) else "")
+    return PurePosixPath(*dirs, name)
+
+
+class PathAllocator:
+    """Hands out one relative path per track id. The same track always gets the same path;
+    a different track that would land on a taken path gets ` (2)`, ` (3)`, ... in the order
+    tracks are allocated (config order, so the result is deterministic across runs)."""
+
+    def __init__(self, template: str, fmt: str) -> None:
+        self.template = template
+        self.fmt = fmt
+        self._by_track: dict[str, PurePosixPath] = {}
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def allocate(self, track: Track) -> PurePosixPath:
+        with self._lock:
+            if track.id in self._by_track:
+                return self._by_track[track.id]
+            n = 1
+            while True:
+                path = render(self.template, track, self.fmt, "" if n == 1 else f" ({n})")
+                key = str(path).casefold()  # case-insensitive filesystems (macOS, Windows)
+                if key not in self._taken:
+                    break
+                n += 1
+            self._taken.add(key)
+            self._by_track[track.id] = path
+            return path
+
+
+def resolve_under(root: Path, relative: PurePosixPath) -> Path:
+    """Join and make sure the result stays inside `root`."""
+    path = (root / Path(*relative.parts)).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise ValueError(f"output path {relative} escapes {root}")
+    return path

@@ -1,0 +1,41 @@
+"""UTF-8 M3U (.m3u8) playlists with paths relative to the playlist file, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PlaylistEntry:
+    path: Path
+    duration_s: int
+    artist: str
+    title: str
+
+
+def render_m3u8(playlist_path: Path, entries: list[PlaylistEntry]) -> str:
+    """`#EXTM3U`, then `#EXTINF:<seconds>,<artist> - <title>` and the relative path per entry."""
+    base = playlist_path.parent
+    lines = ["#EXTM3U"]
+    for e in entries:
+        label = f"{e.artist} - {e.title}".replace("\n", " ").replace("\r", " ")
+        rel = Path(os.path.relpath(e.path, base)).as_posix()
+        lines += [f"#EXTINF:{e.duration_s},{label}", rel]
+    return "\n".join(lines) + "\n"
+
+
+def write_m3u8(playlist_path: Path, entries: list[PlaylistEntry]) -> None:
+    """Write via a temp file in the same folder + os.replace: never a half-written playlist."""
+    playlist_path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_m3u8(playlist_path, entries)
+    fd, tmp = tempfile.mkstemp(prefix=".musicdl-", suffix=".m3u8.part", dir=playlist_path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        Path(tmp).replace(playlist_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
