@@ -1,0 +1,268 @@
+"""Orchestration: config items -> Spotify tracks -> match -> download -> tag -> rename into
+place, in parallel, with retries, the overwrite policy, playlists and a summary."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import matching, provider
+from core.cache import TTLLRUCache
+from core.config import Config, Item
+from core.metadata import CoverFetcher, tags_for, write_tags
+from core.paths import PathAllocator, resolve_under, sanitize_component
+from core.playlist import PlaylistEntry, write_m3u8
+from core.spotify import Collection, SpotifyClient, SpotifyError
+from core.track import Track
+
+log = logging.getLogger(__name__)
+
+TMP_PREFIX = ".musicdl-tmp-"
+OK, SKIPPED, TAGGED, FAILED = "ok", "skipped", "tagged", "failed"
+
+
+class NoMatchError(Exception):
+    """No candidate scored above the threshold (permanent: not retried)."""
+
+
+@dataclass
+class Result:
+    track: Track
+    status: str
+    path: Path | None = None
+    reason: str = ""
+
+
+@dataclass
+class RunReport:
+    results: list[Result] = field(default_factory=list)
+    item_failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    playlists: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.item_failures) or any(r.status == FAILED for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        out = {OK: 0, SKIPPED: 0, TAGGED: 0, FAILED: 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+
+def clean_stale_temp(root: Path) -> int:
+    """Remove temp dirs an interrupted run left behind. Returns how many."""
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for tmp in root.rglob(TMP_PREFIX + "*"):
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed += 1
+    if removed:
+        log.info("removed %d unfinished temp folder(s) from an earlier run", removed)
+    return removed
+
+
+class Downloader:
+    def __init__(
+        self,
+        config: Config,
+        output_dir: Path,
+        spotify: SpotifyClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.dl = config.download
+        self.output_dir = output_dir
+        self.cache: TTLLRUCache[Any] = TTLLRUCache(self.dl.cache_max_size, self.dl.cache_ttl)
+        self.spotify = spotify or SpotifyClient(
+            self.dl.client_id or "",
+            self.dl.client_secret or "",
+            self.cache,
+            max_wait=self.dl.rate_limit_max_wait,
+        )
+        self.covers = CoverFetcher(TTLLRUCache(self.dl.cache_max_size, self.dl.cache_ttl))
+        self.paths = PathAllocator(self.dl.output, self.dl.format)
+        self.sleep = sleep
+        self._progress_lock = threading.Lock()
+        self._done = 0
+
+    # -- per track -------------------------------------------------------------------------
+
+    def _find(self, track: Track) -> str:
+        override = self.config.override_for(track.id)
+        if override:
+            log.debug("override for %s: %s", track.display, override)
+            return override
+        for name in self.dl.audio_providers:
+            candidates = provider.search(name, track, self.dl.search_limit)
+            best = matching.best_match(track, candidates, self.dl.min_score)
+            if best:
+                return best[0].url
+            log.debug(
+                "%s: no good match on %s (%d candidates)", track.display, name, len(candidates)
+            )
+        raise NoMatchError(
+            f"no match on {', '.join(self.dl.audio_providers)} scored >= {self.dl.min_score}"
+        )
+
+    def _download(self, track: Track, final: Path) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        url = self._find(track)
+        workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=final.parent))
+        try:
+            audio = provider.download_audio(url, workdir, self.dl.format, self.dl.bitrate)
+            write_tags(audio, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
+            audio.replace(final)  # same filesystem: atomic, never a partial file under `final`
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _process(self, track: Track, final: Path) -> Result:
+        if final.exists():
+            if self.dl.overwrite == "skip":
+                return Result(track, SKIPPED, final, "already downloaded")
+            if self.dl.overwrite == "metadata":
+                write_tags(final, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
+                return Result(track, TAGGED, final, "tags rewritten")
+        attempts = self.dl.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                self._download(track, final)
+                return Result(track, OK, final)
+            except NoMatchError as exc:
+                return Result(track, FAILED, None, str(exc))
+            except (provider.ProviderError, OSError) as exc:
+                if attempt == attempts:
+                    return Result(track, FAILED, None, f"{exc} (after {attempts} attempts)")
+                delay = self.dl.retry_backoff * 2 ** (attempt - 1)
+                log.warning(
+                    "%s: attempt %d/%d failed (%s); retrying in %gs",
+                    track.display,
+                    attempt,
+                    attempts,
+                    str(exc).splitlines()[0],
+                    delay,
+                )
+                self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _safe_process(self, track: Track, final: Path, total: int) -> Result:
+        try:
+            result = self._process(track, final)
+        except Exception as exc:  # one bad track must not stop the others
+            log.debug("unexpected error for %s", track.display, exc_info=True)
+            result = Result(track, FAILED, None, f"{type(exc).__name__}: {exc}")
+        with self._progress_lock:
+            self._done += 1
+            line = f"[{self._done}/{total}] {result.status}: {track.display}"
+            if result.status == FAILED:
+                log.warning("%s (%s)", line, result.reason)
+            else:
+                log.info("%s", line)
+        return result
+
+    # -- whole run -------------------------------------------------------------------------
+
+    def _expand(self, item: Item) -> Collection:
+        if item.kind == "track":
+            t = self.spotify.track(item.id)
+            return Collection("track", item.name, item.url, [t])
+        if item.kind == "album":
+            return self.spotify.album(item.id)
+        if item.kind == "artist":
+            return self.spotify.artist(item.id)
+        return self.spotify.playlist(item.id)
+
+    def run(self) -> RunReport:
+        report = RunReport()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale_temp(self.output_dir)
+        collections: list[tuple[Item, Collection]] = []
+        for item in self.config.items:
+            try:
+                coll = self._expand(item)
+            except SpotifyError as exc:
+                log.error("%s %r: %s", item.kind, item.name, exc)
+                report.item_failures.append((f"{item.kind} {item.name}", str(exc)))
+                continue
+            for w in coll.warnings:
+                log.warning("%s", w)
+            report.warnings += coll.warnings
+            log.info("%s %r: %d track(s)", item.kind, coll.name, len(coll.tracks))
+            collections.append((item, coll))
+
+        jobs: dict[str, tuple[Track, Path]] = {}
+        for _item, coll in collections:
+            for track in coll.tracks:
+                if track.id not in jobs:
+                    jobs[track.id] = (
+                        track,
+                        resolve_under(self.output_dir, self.paths.allocate(track)),
+                    )
+
+        results: dict[str, Result] = {}
+        total = len(jobs)
+        with ThreadPoolExecutor(max_workers=self.dl.threads) as pool:
+            futures = {
+                pool.submit(self._safe_process, track, final, total): tid
+                for tid, (track, final) in jobs.items()
+            }
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+        report.results = [results[tid] for tid in jobs]
+
+        taken: set[str] = set()
+        for item, coll in collections:
+            if item.kind != "playlist":
+                continue
+            name = sanitize_component(coll.name, ext=".m3u8")
+            n = 2
+            while name.casefold() in taken:
+                name = sanitize_component(coll.name, suffix=f" ({n})", ext=".m3u8")
+                n += 1
+            taken.add(name.casefold())
+            entries: list[PlaylistEntry] = []
+            for track in coll.tracks:
+                r = results[track.id]
+                if r.status == FAILED or r.path is None:
+                    log.warning(
+                        "playlist %r: leaving out %s (%s)", coll.name, track.display, r.reason
+                    )
+                    continue
+                entries.append(
+                    PlaylistEntry(
+                        r.path, round(track.duration_s), ", ".join(track.artists), track.title
+                    )
+                )
+            path = self.output_dir / name
+            write_m3u8(path, entries)
+            report.playlists.append(path)
+            log.info("playlist written: %s (%d of %d tracks)", path, len(entries), len(coll.tracks))
+        return report
+
+
+def format_summary(report: RunReport) -> str:
+    """The end-of-run table: counts per status, then every failure with its reason."""
+    counts = report.counts()
+    rows = [(status, str(n)) for status, n in counts.items()]
+    rows.append(("items failed", str(len(report.item_failures))))
+    rows.append(("warnings", str(len(report.warnings))))
+    width = max(len(r[0]) for r in rows)
+    lines = ["", "Summary", "-" * (width + 8)]
+    lines += [f"{k.ljust(width)}  {v.rjust(5)}" for k, v in rows]
+    failures = [(f"{r.track.display}", r.reason) for r in report.results if r.status == FAILED]
+    failures += report.item_failures
+    if failures:
+        lines += ["", "Failed:"]
+        lines += [f"  {what}: {why}" for what, why in failures]
+    return "\n".join(lines)

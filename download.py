@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""musicdl: download a Spotify library (songs, albums, artists, playlists) as tagged files.
+
+Usage: python3 download.py [config.yaml] [--output-dir DIR] [--log-level LEVEL]
+Exit codes: 0 everything succeeded, 1 some items failed, 2 invalid configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from core.config import ConfigError, load_config
+from core.downloader import Downloader, format_summary
+
+log = logging.getLogger("musicdl")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="musicdl", description=__doc__.splitlines()[1])
+    p.add_argument(
+        "config",
+        nargs="?",
+        default=os.environ.get("CONFIG_PATH") or "config.yaml",
+        help="path to config.yaml (default: $CONFIG_PATH, else ./config.yaml)",
+    )
+    p.add_argument(
+        "-o", "--output-dir", type=Path, default=Path.cwd(), help="library root (default: cwd)"
+    )
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get("MUSICDL_LOG_LEVEL", "INFO"),
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default: INFO)",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S"
+    )
+    if args.log_level != "DEBUG":
+        # spotipy logs every HTTP error (including the 429s we handle) at ERROR level.
+        logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = Downloader(config, args.output_dir).run()
+    except KeyboardInterrupt:
+        log.error("interrupted; finished files are kept, the next run continues from there")
+        return 130
+    print(format_summary(report))
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
