@@ -46,8 +46,8 @@ def sanitize_component(
     and trailing dots go, reserved Windows device names get a `_`, and the result fits
     `max_bytes` of UTF-8 (the stem is shortened, never the extension or suffix).
     """
-    clean = _CONTROL_CHARS.sub("", _RESERVED_CHARS.sub("_", name))
-    clean = re.sub(r"\s+", " ", clean).strip(" .")
+    clean = re.sub(r"[\t\n\r\v\f]", " ", _RESERVED_CHARS.sub("_", name))
+    clean = re.sub(r" +", " ", _CONTROL_CHARS.sub("", clean)).strip(" .")
     if not clean:
         clean = "_"
     if clean.split(".")[0].upper() in _WINDOWS_RESERVED:

@@ -1,0 +1,153 @@
+"""Configuration errors are one line naming the file, the key and the problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, load_config
+from tests.fixtures.scenario import DOWNLOAD_PY, clean_env
+
+ENV = {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}
+TRACK = "https://open.spotify.com/track/4PTG3Z6ehGkBFwjybzWkR8"
+
+
+def error_for(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, ENV if env is None else env)
+    return str(exc.value).replace(str(tmp_path) + "/", "")
+
+
+def test_defaults_for_every_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f'songs:\n  - "A": "{TRACK}"\n')
+    cfg = load_config(path, ENV)
+    dl = cfg.download
+    assert (dl.threads, dl.max_retries, dl.format, dl.bitrate, dl.overwrite) == (
+        1,
+        5,
+        "mp3",
+        "128k",
+        "skip",
+    )
+    assert dl.audio_providers == ["youtube-music", "youtube"]
+    assert (dl.cache_max_size, dl.cache_ttl) == (1000, 3600)
+    assert [(i.kind, i.id) for i in cfg.items] == [("track", "4PTG3Z6ehGkBFwjybzWkR8")]
+
+
+def test_shipped_example_config_is_valid() -> None:
+    cfg = load_config(DOWNLOAD_PY.parent / "config.yaml", ENV)
+    assert cfg.version == "1.2"
+
+
+def test_bad_format_names_the_choices(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, 'download:\n  format: "mp4"\n')
+    assert msg == "config.yaml: download.format: 'mp4' is not one of mp3, m4a, flac, opus, ogg, wav"
+
+
+def test_unknown_key(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, "download:\n  formt: mp3\n")
+    assert msg.startswith("config.yaml: download.formt: unknown key (known keys: client_id,")
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, "download:\n  threads: four\n")
+    assert msg.startswith("config.yaml: download.threads: 'four': input should be a valid integer")
+
+
+def test_out_of_range(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, "download:\n  threads: 0\n")
+    assert msg.startswith("config.yaml: download.threads: 0: input should be greater than")
+
+
+def test_bad_bitrate_and_overwrite(tmp_path: Path) -> None:
+    assert error_for(tmp_path, "download:\n  bitrate: loud\n") == (
+        "config.yaml: download.bitrate: 'loud' is not a bitrate like 128k, 192k or 320k"
+    )
+    assert error_for(tmp_path, "download:\n  overwrite: always\n") == (
+        "config.yaml: download.overwrite: 'always' is not one of skip, overwrite, metadata"
+    )
+
+
+def test_unknown_template_key(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, 'download:\n  output: "{band}/{title}.{output-ext}"\n')
+    assert msg.startswith("config.yaml: download.output: unknown template key {band}; known:")
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, "download:\n  format: mp3\n   threads: [1\n")
+    assert msg.startswith("config.yaml: line 3, column ")
+    assert "malformed YAML" in msg
+
+
+def test_wrong_spotify_url_kind(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, 'albums:\n  - "X": "https://open.spotify.com/track/abc123"\n')
+    assert msg == (
+        "config.yaml: albums[0]: 'https://open.spotify.com/track/abc123' is a track URL, "
+        "expected a album URL"
+    )
+
+
+def test_not_a_spotify_url(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, 'songs:\n  - "X": "https://example.com/x"\n')
+    assert msg == (
+        "config.yaml: songs[0]: 'https://example.com/x' is not a Spotify "
+        "track/album/artist/playlist URL"
+    )
+
+
+def test_missing_credentials(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, "download:\n  threads: 2\n", env={})
+    assert msg.startswith("config.yaml: download.client_id: missing Spotify credentials")
+
+
+def test_environment_credentials_win(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("download:\n  client_id: from-file\n  client_secret: file-secret\n")
+    cfg = load_config(path, {"SPOTIFY_CLIENT_ID": "from-env"})
+    assert (cfg.download.client_id, cfg.download.client_secret) == ("from-env", "file-secret")
+
+
+def test_overrides_map_track_to_provider_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f'overrides:\n  "{TRACK}": "https://www.youtube.com/watch?v=x"\n')
+    cfg = load_config(path, ENV)
+    assert cfg.override_for("4PTG3Z6ehGkBFwjybzWkR8") == "https://www.youtube.com/watch?v=x"
+    assert cfg.override_for("other") is None
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text('download:\n  format: "mp4"\n')
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+        env=clean_env(**ENV),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {config}: download.format: 'mp4' is not one of mp3, m4a, flac, opus, ogg, wav"
+    ]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY)],
+        env=clean_env(**ENV),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: config.yaml: cannot read the file:")

@@ -1,0 +1,44 @@
+"""M3U8 playlists: header, one EXTINF per track, relative paths, order kept, atomic write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.playlist import PlaylistEntry, write_m3u8
+
+
+def test_m3u8_lines(tmp_path: Path) -> None:
+    entries = [
+        PlaylistEntry(
+            tmp_path / "Björk" / "Début" / "01 - Human Behaviour.mp3",
+            252,
+            "Björk",
+            "Human Behaviour",
+        ),
+        PlaylistEntry(tmp_path / "A" / "B" / "02 - x.mp3", 3, "A, B", "x"),
+    ]
+    playlist = tmp_path / "Mix.m3u8"
+    write_m3u8(playlist, entries)
+    raw = playlist.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    assert raw.decode("utf-8").splitlines() == [
+        "#EXTM3U",
+        "#EXTINF:252,Björk - Human Behaviour",
+        "Björk/Début/01 - Human Behaviour.mp3",
+        "#EXTINF:3,A, B - x",
+        "A/B/02 - x.mp3",
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["Mix.m3u8"]  # no temp file left
+
+
+def test_paths_relative_to_playlist_folder(tmp_path: Path) -> None:
+    playlist = tmp_path / "lists" / "p.m3u8"
+    write_m3u8(playlist, [PlaylistEntry(tmp_path / "music" / "a.flac", 1, "X", "Y")])
+    assert playlist.read_text().splitlines()[2] == "../music/a.flac"
+
+
+def test_rewrite_replaces_the_old_playlist(tmp_path: Path) -> None:
+    playlist = tmp_path / "p.m3u8"
+    write_m3u8(playlist, [PlaylistEntry(tmp_path / "a.mp3", 1, "X", "Y")])
+    write_m3u8(playlist, [])
+    assert playlist.read_text() == "#EXTM3U\n"

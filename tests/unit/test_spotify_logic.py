@@ -1,0 +1,92 @@
+"""Spotify response parsing and the 429 policy, without any network (spotipy calls faked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from spotipy import SpotifyException
+
+from core.cache import TTLLRUCache
+from core.spotify import RateLimitError, SpotifyClient, SpotifyError, track_from_api
+
+FULL_TRACK: dict[str, Any] = {
+    "id": "abc",
+    "name": "Song",
+    "artists": [{"name": "A"}, {"name": "B"}],
+    "duration_ms": 123456,
+    "disc_number": 2,
+    "track_number": 7,
+    "external_ids": {"isrc": "USRC17607839"},
+    "external_urls": {"spotify": "https://open.spotify.com/track/abc"},
+    "album": {
+        "name": "Album",
+        "artists": [{"name": "A"}],
+        "release_date": "2010-05-01",
+        "total_tracks": 12,
+        "images": [
+            {"url": "small", "width": 64, "height": 64},
+            {"url": "big", "width": 640, "height": 640},
+        ],
+    },
+}
+
+
+def test_track_from_full_object() -> None:
+    t = track_from_api(FULL_TRACK)
+    assert (t.title, t.artists, t.album, t.album_artists) == ("Song", ("A", "B"), "Album", ("A",))
+    assert (t.track_number, t.track_total, t.disc_number) == (7, 12, 2)
+    assert (t.isrc, t.release_date, t.year, t.cover_url) == (
+        "USRC17607839",
+        "2010-05-01",
+        "2010",
+        "big",
+    )
+    assert t.url == "https://open.spotify.com/track/abc"
+
+
+def client(sleeps: list[float], max_wait: float = 5) -> SpotifyClient:
+    # Constructing the client sends nothing; every call below is faked.
+    return SpotifyClient(
+        "id",
+        "secret",
+        TTLLRUCache(10, 60),
+        max_wait=max_wait,
+        api_url="http://unused.invalid/v1/",
+        token_url="http://unused.invalid/token",
+        sleep=sleeps.append,
+    )
+
+
+def rate_limited(retry_after: str, times: int) -> Any:
+    calls = {"n": 0}
+
+    def fn() -> dict[str, str]:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise SpotifyException(429, -1, "too many", headers={"Retry-After": retry_after})
+        return {"ok": "yes"}
+
+    return fn
+
+
+def test_429_waits_retry_after_then_succeeds(caplog: pytest.LogCaptureFixture) -> None:
+    sleeps: list[float] = []
+    assert client(sleeps)._call("track x", rate_limited("2", 2)) == {"ok": "yes"}
+    assert sleeps == [2.0, 2.0]
+    assert "waiting 2s (Retry-After)" in caplog.text
+
+
+def test_429_over_cap_fails_with_a_clear_message() -> None:
+    sleeps: list[float] = []
+    with pytest.raises(RateLimitError, match=r"Retry-After 3600s is over the 5s cap"):
+        client(sleeps)._call("playlist p", rate_limited("3600", 1))
+    assert sleeps == []
+
+
+def test_other_http_errors_name_the_request() -> None:
+    def fn() -> None:
+        raise SpotifyException(404, -1, "http://x/v1/tracks/zz:\n Resource not found")
+
+    with pytest.raises(SpotifyError, match=r"^Spotify track zz: HTTP 404: Resource not found$"):
+        client([])._call("track zz", fn)
