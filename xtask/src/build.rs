@@ -1,0 +1,315 @@
+//! `cargo xtask docker-build`
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::base::{self, Mode, Resolved};
+use crate::context::{self, Extra};
+use crate::engine::{BuildRequest, Engine};
+use crate::manifest::{Manifest, Variant};
+use crate::report;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Runtime,
+    Test,
+    Both,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    /// slim, full or all
+    #[arg(long, default_value = "slim")]
+    pub variant: String,
+    /// repository name of the tags (NAME:slim, NAME:slim-test)
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    pub base: Mode,
+    /// CA bundle for pip in builder stages: a file, or `none`
+    #[arg(long)]
+    pub ca_cert: Option<String>,
+    #[arg(long)]
+    pub no_cache: bool,
+    #[arg(long, value_enum, default_value_t = Target::Both)]
+    pub target: Target,
+    /// rebuild the stand-in base even when its tag exists
+    #[arg(long)]
+    pub rebuild_base: bool,
+}
+
+pub struct Built {
+    pub variant: String,
+    pub tag: String,
+    pub test_tag: String,
+    pub base: Resolved,
+    pub durations: Vec<(String, Duration)>,
+}
+
+pub fn tags(repo: &str, variant: &str) -> (String, String) {
+    (
+        format!("{repo}:{variant}"),
+        format!("{repo}:{variant}-test"),
+    )
+}
+
+/// The CA bundle handed to builder stages, and where it came from.
+pub fn ca_bundle(arg: Option<&str>) -> Result<(Vec<u8>, String)> {
+    match arg {
+        Some("none") => Ok((Vec::new(), "none (empty, --ca-cert none)".into())),
+        Some(f) => {
+            let data = std::fs::read(f).with_context(|| format!("reading --ca-cert {f}"))?;
+            Ok((data, f.to_string()))
+        }
+        None => {
+            let env = ["PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (v, format!("${k}"))));
+            let fixed = std::iter::once((
+                "/etc/ssl/certs/ca-certificates.crt".to_string(),
+                "host bundle".to_string(),
+            ));
+            for (path, why) in env.chain(fixed) {
+                if Path::new(&path).is_file() {
+                    let data = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                    return Ok((data, format!("{path} ({why})")));
+                }
+            }
+            Ok((Vec::new(), "none found (empty)".into()))
+        }
+    }
+}
+
+pub struct GitInfo {
+    pub revision: String,
+    pub source: String,
+    pub version: String,
+}
+
+pub fn git_info() -> GitInfo {
+    let q = |args: &[&str]| -> Option<String> {
+        let sh = Shell::new().ok()?;
+        let out = cmd!(sh, "git {args...}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()?;
+        let out = out.trim().to_string();
+        (!out.is_empty()).then_some(out)
+    };
+    let mut revision = q(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    if q(&["status", "--porcelain"]).is_some() {
+        revision.push_str("-dirty");
+    }
+    let source = q(&["remote", "get-url", "origin"]).unwrap_or_else(|| "local".into());
+    GitInfo {
+        revision,
+        source,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn plain() -> bool {
+    std::env::var_os("CI").is_some() || !std::io::stdout().is_terminal()
+}
+
+/// Build one target, streaming step lines; full log under target/xtask/logs.
+#[allow(clippy::too_many_arguments)]
+fn build_target(
+    engine: &Engine,
+    ctx: Vec<u8>,
+    v: &Variant,
+    name: &str,
+    tag: &str,
+    target: &str,
+    build_args: &HashMap<String, String>,
+    labels: &HashMap<String, String>,
+    no_cache: bool,
+) -> Result<Duration> {
+    let log_path = PathBuf::from(format!("target/xtask/logs/build-{name}-{target}.log"));
+    std::fs::create_dir_all("target/xtask/logs").context("creating target/xtask/logs")?;
+    let mut log = Vec::<String>::new();
+    let mut step_start = 0usize;
+    let mut current_step = String::new();
+    let plain = plain();
+    let started = Instant::now();
+    println!("build {name} ({target}) -> {tag}");
+    let result = {
+        let mut on_line = |line: &str| {
+            log.push(line.to_string());
+            if line.starts_with("Step ") {
+                step_start = log.len() - 1;
+                current_step = line.to_string();
+                if !plain {
+                    print!("\r\x1b[K");
+                }
+                println!("  {line}");
+            } else if !plain && !line.trim().is_empty() {
+                let short: String = line.trim().chars().take(100).collect();
+                print!("\r\x1b[K    {short}");
+                let _ = std::io::stdout().flush();
+            }
+        };
+        engine.build(
+            BuildRequest {
+                context: ctx,
+                dockerfile: &v.dockerfile,
+                tag,
+                target: Some(target),
+                build_args: build_args.clone(),
+                labels: labels.clone(),
+                no_cache,
+            },
+            &mut on_line,
+        )
+    };
+    if !plain {
+        print!("\r\x1b[K");
+    }
+    std::fs::write(&log_path, log.join("\n") + "\n")
+        .with_context(|| format!("writing {}", log_path.display()))?;
+    match result {
+        Ok(_) => Ok(started.elapsed()),
+        Err(e) => {
+            let step_lines = &log[step_start.min(log.len())..];
+            let tail = &step_lines[step_lines.len().saturating_sub(30)..];
+            eprintln!("failing step: {current_step}");
+            for l in tail {
+                eprintln!("  | {l}");
+            }
+            Err(e).with_context(|| {
+                format!(
+                    "building {name} ({target}) failed; full log: {}",
+                    log_path.display()
+                )
+            })
+        }
+    }
+}
+
+pub fn build_variant(
+    engine: &Engine,
+    m: &Manifest,
+    root: &Path,
+    name: &str,
+    v: &Variant,
+    args: &BuildArgs,
+) -> Result<Built> {
+    let repo = args.tag.clone().unwrap_or_else(|| m.image.clone());
+    let (tag, test_tag) = tags(&repo, name);
+    let base = base::resolve(engine, m, name, v, args.base, args.rebuild_base)?;
+    let (ca, ca_from) = ca_bundle(args.ca_cert.as_deref())?;
+    println!(
+        "ca {name}: build-ca/ca.pem <- {ca_from} ({} bytes, builder stages only)",
+        ca.len()
+    );
+    if !root.join(&v.dockerfile).is_file() {
+        bail!(
+            "{} not found at the repo root (variant {name})",
+            v.dockerfile
+        );
+    }
+    let git = git_info();
+    let build_args = HashMap::from([("BASE_IMAGE".to_string(), base.reference.clone())]);
+    let labels = HashMap::from([
+        (
+            "org.opencontainers.image.source".to_string(),
+            git.source.clone(),
+        ),
+        (
+            "org.opencontainers.image.revision".to_string(),
+            git.revision.clone(),
+        ),
+        (
+            "org.opencontainers.image.created".to_string(),
+            report::now_rfc3339(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            git.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.title".to_string(),
+            format!("{} ({name})", m.image),
+        ),
+        ("io.musicdl.variant".to_string(), name.to_string()),
+        ("io.musicdl.base".to_string(), base.reference.clone()),
+        (
+            "io.musicdl.base.kind".to_string(),
+            base.kind.as_str().to_string(),
+        ),
+        ("io.musicdl.base.python".to_string(), base.python.clone()),
+    ]);
+    let extras = [Extra {
+        path: "build-ca/ca.pem".into(),
+        data: ca,
+    }];
+    let ctx = context::tar(root, Some(&v.dockerfile), &extras)?;
+    println!("context {name}: {:.1} MB", ctx.len() as f64 / 1e6);
+    let mut durations = Vec::new();
+    let targets: &[(&str, &str)] = match args.target {
+        Target::Runtime => &[("runtime", &tag)],
+        Target::Test => &[("test", &test_tag)],
+        Target::Both => &[("runtime", &tag), ("test", &test_tag)],
+    };
+    for (target, t) in targets {
+        let d = build_target(
+            engine,
+            ctx.clone(),
+            v,
+            name,
+            t,
+            target,
+            &build_args,
+            &labels,
+            args.no_cache,
+        )?;
+        println!("built {t} in {}", report::secs(d));
+        durations.push((target.to_string(), d));
+    }
+    Ok(Built {
+        variant: name.to_string(),
+        tag,
+        test_tag,
+        base,
+        durations,
+    })
+}
+
+pub fn run(root: &Path, args: BuildArgs) -> Result<()> {
+    let m = Manifest::load(root)?;
+    let engine = Engine::connect()?;
+    let mut rows = Vec::new();
+    for (name, v) in m.select(&args.variant)? {
+        let b = build_variant(&engine, &m, root, name, v, &args)?;
+        let shown = if args.target == Target::Test {
+            &b.test_tag
+        } else {
+            &b.tag
+        };
+        let size = engine.require(shown)?.size;
+        let time: Vec<String> = b
+            .durations
+            .iter()
+            .map(|(t, d)| format!("{t} {}", report::secs(*d)))
+            .collect();
+        rows.push(vec![
+            b.variant.clone(),
+            shown.clone(),
+            format!("{:.1} MB", report::mb(size)),
+            b.base.describe(),
+            time.join(", "),
+        ]);
+    }
+    println!();
+    print!(
+        "{}",
+        report::table(&["variant", "tag", "size", "base", "build time"], &rows)
+    );
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask`: build, test, measure and document the musicdl images.
+
+mod base;
+mod build;
+mod context;
+mod engine;
+mod manifest;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, test, measure and document the musicdl images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the images (runtime and test targets)
+    DockerBuild(build::BuildArgs),
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root).with_context(|| format!("moving to {}", root.display()))?;
+    match cli.command {
+        Command::DockerBuild(a) => build::run(&root, a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut chain = e.chain();
+            if let Some(top) = chain.next() {
+                eprintln!("error: {top}");
+            }
+            for cause in chain {
+                eprintln!("  cause: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
