@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(Path(args.config))
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("%s", exc)  # one line, no traceback
         return 2
     try:
         report = Downloader(config, args.output_dir).run()

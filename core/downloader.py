@@ -68,6 +68,8 @@ def clean_stale_temp(root: Path) -> int:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
             removed += 1
+    for part in root.glob(".musicdl-*.m3u8.part"):  # a playlist write that was cut off
+        part.unlink(missing_ok=True)
     if removed:
         log.info("removed %d unfinished temp folder(s) from an earlier run", removed)
     return removed

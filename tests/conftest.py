@@ -55,6 +55,13 @@ def spotify_server() -> Iterator[FakeSpotify]:
 @pytest.fixture
 def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Local servers must never go through a proxy from the environment."""
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

@@ -133,9 +133,11 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        f"error: {config}: download.format: 'mp4' is not one of mp3, m4a, flac, opus, ogg, wav"
-    ]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        f"ERROR   {config}: download.format: 'mp4' is not one of mp3, m4a, flac, opus, ogg, wav"
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "out").exists()
 
@@ -150,4 +152,4 @@ def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: config.yaml: cannot read the file:")
+    assert "ERROR   config.yaml: cannot read the file:" in proc.stderr

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from core.downloader import FAILED, OK, SKIPPED, Result, RunReport, format_summary
+from pathlib import Path
+
+from core.downloader import (
+    FAILED,
+    OK,
+    SKIPPED,
+    Result,
+    RunReport,
+    clean_stale_temp,
+    format_summary,
+)
 from core.track import Track
 
 
@@ -32,3 +42,14 @@ def test_summary_table_and_exit_status() -> None:
 
 def test_all_ok_is_not_failed() -> None:
     assert not RunReport(results=[Result(track("One"), OK)]).failed
+
+
+def test_stale_temp_folders_and_playlist_parts_are_cleaned(tmp_path: Path) -> None:
+    album = tmp_path / "Band" / "Album"
+    (album / ".musicdl-tmp-abc").mkdir(parents=True)
+    (album / ".musicdl-tmp-abc" / "audio.m4a").write_bytes(b"half")
+    (tmp_path / ".musicdl-x.m3u8.part").write_text("#EXTM3U\n")
+    keep = album / "01 - Song.mp3"
+    keep.write_bytes(b"done")
+    assert clean_stale_temp(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["01 - Song.mp3", "Album", "Band"]
