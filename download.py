@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         report = Downloader(config, args.output_dir).run()
+    except OSError as exc:
+        log.error("cannot write to %s: %s", args.output_dir, exc)
+        return 1
     except KeyboardInterrupt:
         log.error("interrupted; finished files are kept, the next run continues from there")
         return 130

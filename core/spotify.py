@@ -231,7 +231,11 @@ class SpotifyClient:
 
     def playlist(self, playlist_id: str) -> Collection:
         what = f"playlist {playlist_id}"
-        pl = self._get(what, f"playlist:{playlist_id}", lambda: self.sp.playlist(playlist_id))
+        pl = self._get(
+            what,
+            f"playlist:{playlist_id}",
+            lambda: self.sp.playlist(playlist_id, additional_types=("track", "episode")),
+        )
         name = pl.get("name") or playlist_id
         coll = Collection("playlist", name, (pl.get("external_urls") or {}).get("spotify", ""))
         entries = self._pages(what, pl.get("tracks") or pl.get("items") or {})
@@ -244,9 +248,10 @@ class SpotifyClient:
                     f"playlist {name!r} position {pos}: local file {obj.get('name')!r} "
                     "is not on Spotify, skipped"
                 )
-            elif obj.get("type", "track") != "track":
+            elif obj.get("type", "track") != "track" or obj.get("episode") is True:
+                # Episodes come as `type: episode`, or track-shaped with `episode: true`.
                 coll.warnings.append(
-                    f"playlist {name!r} position {pos}: {obj.get('type')} "
+                    f"playlist {name!r} position {pos}: episode "
                     f"{obj.get('name')!r} is not a song, skipped"
                 )
             elif not obj.get("id"):

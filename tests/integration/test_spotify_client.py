@@ -116,7 +116,8 @@ def test_playlist_all_pages_with_null_local_and_episode(fake: FakeSpotify) -> No
     al = fake.add_album("Pool", [a], tracks(130))
     ids = fake.album_tracks[al]
     entries: list[str | None] = [*ids[:10], None, *ids[10:100], "local:My Demo.mp3"]
-    entries += [*ids[100:110], "episode:Episode 12", *ids[110:130]]
+    entries += [*ids[100:110], "episode:Episode 12", *ids[110:120]]
+    entries += ["track-shaped-episode:Episode 13", *ids[120:130]]
     pid = fake.add_playlist("Big Mix", entries)
     coll = client(fake).playlist(pid)
     assert coll.name == "Big Mix"
@@ -125,6 +126,7 @@ def test_playlist_all_pages_with_null_local_and_episode(fake: FakeSpotify) -> No
         "playlist 'Big Mix' position 11: empty entry, skipped",
         "playlist 'Big Mix' position 102: local file 'My Demo.mp3' is not on Spotify, skipped",
         "playlist 'Big Mix' position 113: episode 'Episode 12' is not a song, skipped",
+        "playlist 'Big Mix' position 124: episode 'Episode 13' is not a song, skipped",
     ]
     assert any(f"/playlists/{pid}/tracks" in r and "offset=100" in r for r in fake.requests)
 
