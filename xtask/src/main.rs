@@ -2,10 +2,14 @@
 
 mod base;
 mod build;
+mod check;
 mod context;
+mod docker_test;
 mod engine;
 mod manifest;
+mod pytest;
 mod report;
+mod size;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +31,8 @@ struct Cli {
 enum Command {
     /// Build the images (runtime and test targets)
     DockerBuild(build::BuildArgs),
+    /// Build, then run the checks, the pytest suites and the size thresholds
+    DockerTest(docker_test::TestArgs),
 }
 
 fn workspace_root() -> Result<PathBuf> {
@@ -41,6 +47,7 @@ fn run(cli: Cli) -> Result<()> {
     std::env::set_current_dir(&root).with_context(|| format!("moving to {}", root.display()))?;
     match cli.command {
         Command::DockerBuild(a) => build::run(&root, a),
+        Command::DockerTest(a) => docker_test::run(&root, a),
     }
 }
 

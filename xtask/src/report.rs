@@ -1,6 +1,106 @@
 //! Terminal tables, JSON and JUnit output.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// One testcase of the report: a check, a suite, a threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub group: String,
+    pub name: String,
+    pub variant: String,
+    pub passed: bool,
+    pub detail: String,
+    pub seconds: f64,
+    /// Output kept for failures (JUnit system-out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+pub fn summary_table(outcomes: &[Outcome]) -> String {
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            let detail: String = o.detail.chars().take(90).collect();
+            vec![
+                o.group.clone(),
+                o.name.clone(),
+                o.variant.clone(),
+                if o.passed {
+                    "pass".into()
+                } else {
+                    "FAIL".into()
+                },
+                detail,
+            ]
+        })
+        .collect();
+    table(&["check", "name", "variant", "result", "detail"], &rows)
+}
+
+pub fn closing_line(command: &str, outcomes: &[Outcome]) -> String {
+    let passed = outcomes.iter().filter(|o| o.passed).count();
+    format!(
+        "{command}: {passed} passed, {} failed",
+        outcomes.len() - passed
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn junit(suite: &str, outcomes: &[Outcome]) -> String {
+    let failures = outcomes.iter().filter(|o| !o.passed).count();
+    let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{total:.3}\">\n",
+        outcomes.len(),
+        xml_escape(suite),
+        outcomes.len()
+    );
+    for o in outcomes {
+        x.push_str(&format!(
+            "  <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\">",
+            xml_escape(&o.variant),
+            xml_escape(&o.group),
+            xml_escape(&o.name),
+            o.seconds
+        ));
+        if !o.passed {
+            x.push_str(&format!("<failure message=\"{}\"/>", xml_escape(&o.detail)));
+            if let Some(log) = &o.log {
+                x.push_str(&format!("<system-out>{}</system-out>", xml_escape(log)));
+            }
+        }
+        x.push_str("</testcase>\n");
+    }
+    x.push_str("</testsuite>\n</testsuites>\n");
+    x
+}
+
+/// Write `contents` atomically: temp file in the same dir, then rename.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.xtask-tmp"));
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
 
 /// 1 MB = 1,000,000 bytes, as the engine reports sizes.
 pub fn mb(bytes: u64) -> f64 {
@@ -94,6 +194,43 @@ mod tests {
     #[test]
     fn megabytes_are_decimal() {
         assert_eq!(mb(250_000_000), 250.0);
+    }
+
+    fn o(name: &str, passed: bool) -> Outcome {
+        Outcome {
+            group: "command".into(),
+            name: name.into(),
+            variant: "slim".into(),
+            passed,
+            detail: "a <b> & \"c\"".into(),
+            seconds: 0.5,
+            log: None,
+        }
+    }
+
+    #[test]
+    fn closing_line_shape() {
+        assert_eq!(
+            closing_line("docker-test", &[o("a", true), o("b", false)]),
+            "docker-test: 1 passed, 1 failed"
+        );
+    }
+
+    #[test]
+    fn junit_counts_and_escapes() {
+        let x = junit("docker-test", &[o("a", true), o("b", false)]);
+        assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
+        assert!(
+            x.contains("<failure message=\"a &lt;b&gt; &amp; &quot;c&quot;\"/>"),
+            "{x}"
+        );
+        assert_eq!(x.matches("<testcase ").count(), 2);
+    }
+
+    #[test]
+    fn summary_marks_failures() {
+        let t = summary_table(&[o("a", true), o("b", false)]);
+        assert!(t.contains("| pass |") && t.contains("| FAIL |"), "{t}");
     }
 
     #[test]

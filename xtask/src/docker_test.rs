@@ -1,0 +1,156 @@
+//! `cargo xtask docker-test`: build, check, run the suites, measure, report.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::{self, BuildArgs, Target};
+use crate::check;
+use crate::engine::Engine;
+use crate::manifest::Manifest;
+use crate::report::{self, Outcome};
+use crate::{pytest, size};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// unit, integration, e2e or all
+    #[arg(long, default_value = "all")]
+    pub suite: String,
+    /// use the images already present (fails when they are missing)
+    #[arg(long)]
+    pub skip_build: bool,
+}
+
+pub fn run(root: &Path, args: TestArgs) -> Result<()> {
+    let m = Manifest::load(root)?;
+    let suites: Vec<String> = if args.suite == "all" {
+        m.suites.clone()
+    } else if m.suites.contains(&args.suite) {
+        vec![args.suite.clone()]
+    } else {
+        bail!(
+            "unknown suite '{}': images.yaml lists {}, or use all",
+            args.suite,
+            m.suites.join(", ")
+        );
+    };
+    let engine = Engine::connect()?;
+    let repo = args.build.tag.clone().unwrap_or_else(|| m.image.clone());
+    let (ca, ca_from) = build::ca_bundle(args.build.ca_cert.as_deref())?;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut measured = Vec::new();
+    let variants = m.select(&args.build.variant)?;
+    for (name, v) in &variants {
+        let (tag, test_tag) = build::tags(&repo, name);
+        if args.skip_build {
+            for t in [&tag, &test_tag] {
+                if engine.inspect(t)?.is_none() {
+                    bail!("--skip-build: image {t} is missing\n  hint: run cargo xtask docker-build --variant {name}");
+                }
+            }
+        } else {
+            let mut b = args.build.clone();
+            b.target = Target::Both;
+            build::build_variant(&engine, &m, root, name, v, &b)?;
+        }
+        let info = engine.require(&tag)?;
+        println!("checks {name} on {tag} (build CA checked: {ca_from})");
+        let t = check::Target {
+            variant: name,
+            image: &tag,
+            info: &info,
+            ca: &ca,
+        };
+        let results = check::run_all(&engine, &m, &t);
+        for r in &results {
+            println!(
+                "  {} {}/{}: {}",
+                if r.passed { "pass" } else { "FAIL" },
+                r.group,
+                r.name,
+                r.detail
+            );
+        }
+        outcomes.extend(results);
+        for suite in &suites {
+            let o = pytest::run_suite(&engine, name, &test_tag, suite);
+            println!(
+                "  {} pytest/{}: {}",
+                if o.passed { "pass" } else { "FAIL" },
+                suite,
+                o.detail
+            );
+            outcomes.push(o);
+        }
+        println!("measuring {tag}");
+        match size::measure(&engine, name, &tag) {
+            Ok(s) => measured.push(s),
+            Err(e) => outcomes.push(Outcome {
+                group: "size".into(),
+                name: "measure".into(),
+                variant: name.to_string(),
+                passed: false,
+                detail: format!("{e:#}"),
+                seconds: 0.0,
+                log: None,
+            }),
+        }
+    }
+    let max: HashMap<String, f64> = variants
+        .iter()
+        .filter_map(|(n, v)| v.max_size_mb.map(|x| (n.to_string(), x)))
+        .collect();
+    outcomes.extend(size::thresholds(
+        &measured,
+        &max,
+        m.compare.slim_vs_full_max_ratio,
+    ));
+
+    let leftover = engine.labelled_containers()?;
+    if !leftover.is_empty() {
+        outcomes.push(Outcome {
+            group: "cleanup".into(),
+            name: "no containers left".into(),
+            variant: "-".into(),
+            passed: false,
+            detail: format!(
+                "{} container(s) with label {} remain",
+                leftover.len(),
+                crate::engine::LABEL
+            ),
+            seconds: 0.0,
+            log: None,
+        });
+    }
+
+    println!();
+    print!("{}", report::summary_table(&outcomes));
+    println!();
+    print!("{}", size::table(&measured));
+    let json = serde_json::json!({
+        "revision": build::git_info().revision,
+        "outcomes": outcomes,
+        "sizes": measured,
+        "passed": outcomes.iter().filter(|o| o.passed).count(),
+        "failed": outcomes.iter().filter(|o| !o.passed).count(),
+    });
+    report::write_atomic(
+        Path::new("target/xtask/report.json"),
+        &serde_json::to_string_pretty(&json).context("serializing the report")?,
+    )?;
+    report::write_atomic(
+        Path::new("target/xtask/junit.xml"),
+        &report::junit("docker-test", &outcomes),
+    )?;
+    println!("\nreport: target/xtask/report.json, target/xtask/junit.xml");
+    let line = report::closing_line("docker-test", &outcomes);
+    println!("{line}");
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    if failed > 0 {
+        bail!("{failed} check(s) failed; see the table above and target/xtask/logs/");
+    }
+    Ok(())
+}
