@@ -296,3 +296,32 @@ def test_interrupted_run_leaves_no_partial_file_and_next_run_finishes(
     assert final.is_file() and read_tags(final).title == "Long Wait"
     assert temp_leftovers(out) == []
     assert "removed 1 unfinished temp folder(s)" in done.stderr
+
+
+def test_rate_limits_wait_briefly_or_fail_the_item(world: World, tmp_path: Path) -> None:
+    fake, media = world.spotify, world.media
+    artist = fake.add_artist("Busy Band")
+    quick = fake.add_album(
+        "Quick", [artist], [{"name": "Soon", "duration_ms": 1500, "isrc": "QZBSY0000001"}]
+    )
+    slow = fake.add_album(
+        "Slow", [artist], [{"name": "Never", "duration_ms": 1500, "isrc": "QZBSY0000002"}]
+    )
+    register_track(fake, media, fake.album_tracks[quick][0])
+    fake.rate_limit(f"/v1/albums/{quick}", retry_after=1, times=1)
+    fake.rate_limit(f"/v1/albums/{slow}", retry_after=7200, times=1)
+    config = world.write_config(
+        tmp_path / "config.yaml",
+        {"format": "mp3", "rate_limit_max_wait": 10},
+        albums=[{"Quick": FakeSpotifyUrl.album(quick)}, {"Slow": FakeSpotifyUrl.album(slow)}],
+    )
+    start = time.monotonic()
+    proc = run_download(config, tmp_path / "out", world.env())
+    assert time.monotonic() - start < 60  # never sits out a two-hour Retry-After
+    assert proc.returncode == 1
+    assert "waiting 1s (Retry-After)" in proc.stderr
+    assert (tmp_path / "out" / "Busy Band" / "Quick" / "101 - Soon.mp3").is_file()
+    assert (
+        f"album Slow: Spotify album {slow}: rate limited (HTTP 429), Retry-After 7200s"
+        in proc.stdout
+    )

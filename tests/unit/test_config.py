@@ -153,3 +153,18 @@ def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "ERROR   config.yaml: cannot read the file:" in proc.stderr
+
+
+def test_cli_reads_config_path_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "from-env.yaml"
+    config.write_text("download:\n  overwrite: sometimes\n")
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY)],
+        env=clean_env(CONFIG_PATH=str(config), **ENV),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert f"{config}: download.overwrite: 'sometimes' is not one of" in proc.stderr
