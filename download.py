@@ -20,7 +20,7 @@ log = logging.getLogger("musicdl")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="musicdl", description=__doc__.splitlines()[1])
+    p = argparse.ArgumentParser(prog="musicdl", description=__doc__.splitlines()[0])
     p.add_argument(
         "config",
         nargs="?",
