@@ -1,21 +1,11 @@
 //! `cargo xtask`: build, test, measure and document the musicdl images.
 
-mod base;
-mod build;
-mod check;
-mod context;
-mod docker_test;
-mod engine;
-mod manifest;
-mod pytest;
-mod report;
-mod size;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use xtask::{build, docker_test, docs};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +23,8 @@ enum Command {
     DockerBuild(build::BuildArgs),
     /// Build, then run the checks, the pytest suites and the size thresholds
     DockerTest(docker_test::TestArgs),
+    /// Write the measured sizes into README.md and truenas-scale-deployment.md
+    ReleaseDocs(docs::DocsArgs),
 }
 
 fn workspace_root() -> Result<PathBuf> {
@@ -48,6 +40,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::DockerBuild(a) => build::run(&root, a),
         Command::DockerTest(a) => docker_test::run(&root, a),
+        Command::ReleaseDocs(a) => docs::run(&root, a),
     }
 }
 

@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn summary_marks_failures() {
         let t = summary_table(&[o("a", true), o("b", false)]);
-        assert!(t.contains("| pass |") && t.contains("| FAIL |"), "{t}");
+        assert!(t.contains("| pass   |") && t.contains("| FAIL   |"), "{t}");
     }
 
     #[test]

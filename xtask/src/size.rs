@@ -30,7 +30,13 @@ pub struct Measured {
 
 /// `RUN /bin/sh -c apt-get …` -> `RUN apt-get …`, shortened to `max` chars.
 pub fn shorten(created_by: &str, max: usize) -> String {
-    let s = created_by.trim();
+    let mut s = created_by.trim();
+    // classic builder: `|2 ARG=a ARG=b /bin/sh -c cmd` for RUN with build args
+    if s.starts_with('|') {
+        if let Some(i) = s.find("/bin/sh -c ") {
+            s = &s[i..];
+        }
+    }
     let s = s
         .strip_prefix("/bin/sh -c #(nop) ")
         .map(str::trim)
@@ -51,7 +57,7 @@ pub fn shorten(created_by: &str, max: usize) -> String {
 /// Largest `n` layers, biggest first.
 pub fn largest(layers: &[LayerSize], n: usize) -> Vec<LayerSize> {
     let mut v = layers.to_vec();
-    v.sort_by(|a, b| b.size.cmp(&a.size));
+    v.sort_by_key(|l| std::cmp::Reverse(l.size));
     v.truncate(n);
     v
 }
@@ -59,7 +65,7 @@ pub fn largest(layers: &[LayerSize], n: usize) -> Vec<LayerSize> {
 /// Per layer (bottom to top): the (path, size) of each file it holds.
 /// Wasted bytes: every copy of a path except the top-most one. Efficiency as
 /// dive defines it: 1 - wasted / all bytes across layers.
-pub fn wasted(layers: &[Vec<(String, u64)>]) -> (u64, f64) {
+pub fn wasted(layers: &[LayerFiles]) -> (u64, f64) {
     let mut seen: HashMap<&str, Vec<u64>> = HashMap::new();
     let mut total = 0u64;
     for layer in layers {
@@ -106,10 +112,13 @@ impl<R: Read> Read for Tee<'_, R> {
 }
 
 /// Read a `docker save` archive: per layer file list and gzip'd size.
-fn analyse_saved(path: &Path) -> Result<(Vec<Vec<(String, u64)>>, u64)> {
+/// Files (path, size) of one layer.
+pub type LayerFiles = Vec<(String, u64)>;
+
+fn analyse_saved(path: &Path) -> Result<(Vec<LayerFiles>, u64)> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut a = tar::Archive::new(io::BufReader::new(f));
-    let mut per_layer: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    let mut per_layer: HashMap<String, LayerFiles> = HashMap::new();
     let mut compressed = 0u64;
     let mut manifest = String::new();
     for e in a.entries().context("reading the saved image")? {
@@ -175,7 +184,7 @@ pub fn measure(engine: &Engine, variant: &str, tag: &str) -> Result<Measured> {
         .rev()
         .filter(|l| l.size > 0)
         .map(|l| LayerSize {
-            created_by: shorten(&l.created_by, 70),
+            created_by: shorten(&l.created_by, 200),
             size: l.size,
         })
         .collect();
@@ -284,10 +293,6 @@ pub fn table(measured: &[Measured]) -> String {
     let rows: Vec<Vec<String>> = measured
         .iter()
         .map(|m| {
-            let top: Vec<String> = largest(&m.layers, 5)
-                .iter()
-                .map(|l| format!("{:.1} MB {}", mb(l.size), shorten(&l.created_by, 50)))
-                .collect();
             vec![
                 m.variant.clone(),
                 format!("{:.1} MB", mb(m.size)),
@@ -295,11 +300,10 @@ pub fn table(measured: &[Measured]) -> String {
                 format!("{:.1} MB ({:.1}%)", mb(m.wasted), m.efficiency * 100.0),
                 m.base.clone(),
                 m.layers.len().to_string(),
-                top.join("; "),
             ]
         })
         .collect();
-    crate::report::table(
+    let mut out = crate::report::table(
         &[
             "variant",
             "size",
@@ -307,10 +311,28 @@ pub fn table(measured: &[Measured]) -> String {
             "wasted (efficiency)",
             "base",
             "layers",
-            "five largest layers",
         ],
         &rows,
-    )
+    );
+    let layer_rows: Vec<Vec<String>> = measured
+        .iter()
+        .flat_map(|m| {
+            largest(&m.layers, 5).into_iter().enumerate().map(|(i, l)| {
+                vec![
+                    m.variant.clone(),
+                    (i + 1).to_string(),
+                    format!("{:.1} MB", mb(l.size)),
+                    shorten(&l.created_by, 80),
+                ]
+            })
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&crate::report::table(
+        &["variant", "#", "layer size", "five largest layers"],
+        &layer_rows,
+    ));
+    out
 }
 
 #[cfg(test)]
@@ -362,6 +384,10 @@ mod tests {
             "RUN apt-get install x"
         );
         assert_eq!(shorten("RUN abcdef", 5), "RUN …");
+        assert_eq!(
+            shorten("|2 A=1 B=2 /bin/sh -c apt-get x", 70),
+            "RUN apt-get x"
+        );
     }
 
     #[test]
