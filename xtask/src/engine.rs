@@ -88,7 +88,9 @@ fn socket_name() -> String {
 impl Engine {
     pub fn connect() -> Result<Engine> {
         let socket = socket_name();
-        let hint = "hint: start it (dockerd &) or set DOCKER_HOST";
+        let unreachable = || {
+            format!("cannot reach the Docker engine at {socket}\nhint: start it (dockerd &) or set DOCKER_HOST")
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -98,16 +100,14 @@ impl Engine {
         } else {
             Docker::connect_with_local_defaults()
         }
-        .with_context(|| format!("cannot reach the Docker engine at {socket}\n{hint}"))?;
+        .with_context(unreachable)?;
         let docker = rt
             .block_on(async {
                 tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await
             })
             .map_err(|_| anyhow!("no answer within 10 s"))
             .and_then(|r| r.map_err(anyhow::Error::from))
-            .map_err(|e| {
-                anyhow!("cannot reach the Docker engine at {socket}\n  cause: {e}\n  {hint}")
-            })?;
+            .with_context(unreachable)?;
         install_ctrlc_cleanup(docker.clone());
         Ok(Engine { docker, rt, socket })
     }

@@ -49,12 +49,23 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut chain = e.chain();
-            if let Some(top) = chain.next() {
-                eprintln!("error: {top}");
+            let mut hints = Vec::new();
+            for (i, msg) in e.chain().enumerate() {
+                let text = msg.to_string();
+                for (j, line) in text.lines().enumerate() {
+                    if let Some(h) = line.trim().strip_prefix("hint:") {
+                        hints.push(h.trim().to_string());
+                    } else if i == 0 && j == 0 {
+                        eprintln!("error: {line}");
+                    } else if j == 0 {
+                        eprintln!("  cause: {line}");
+                    } else {
+                        eprintln!("  {line}");
+                    }
+                }
             }
-            for cause in chain {
-                eprintln!("  cause: {cause}");
+            for h in hints {
+                eprintln!("  hint: {h}");
             }
             ExitCode::FAILURE
         }
