@@ -150,6 +150,7 @@ pub fn run_all(engine: &Engine, m: &Manifest, t: &Target) -> Vec<Outcome> {
         let (passed, detail) = match r {
             Err(e) => (false, format!("{e:#}")),
             Ok(r) => match judge(&r.output, r.exit_code, cmd.exit_code, &expect, &exclude) {
+                Ok(()) if expect.len() > 1 => (true, format!("found {}", expect.join(", "))),
                 Ok(()) => (true, first_line(&r.output)),
                 Err(why) => (false, why),
             },

@@ -42,6 +42,7 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
     let (ca, ca_from) = build::ca_bundle(args.build.ca_cert.as_deref())?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut measured = Vec::new();
+    let mut builds = serde_json::Map::new();
     let variants = m.select(&args.build.variant)?;
     for (name, v) in &variants {
         let (tag, test_tag) = build::tags(&repo, name);
@@ -54,7 +55,13 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         } else {
             let mut b = args.build.clone();
             b.target = Target::Both;
-            build::build_variant(&engine, &m, root, name, v, &b)?;
+            let built = build::build_variant(&engine, &m, root, name, v, &b)?;
+            let times: serde_json::Map<String, serde_json::Value> = built
+                .durations
+                .iter()
+                .map(|(t, d)| (t.clone(), serde_json::json!(d.as_secs_f64())))
+                .collect();
+            builds.insert(name.to_string(), serde_json::Value::Object(times));
         }
         let info = engine.require(&tag)?;
         println!("checks {name} on {tag} (build CA checked: {ca_from})");
@@ -134,6 +141,7 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         "revision": build::git_info().revision,
         "outcomes": outcomes,
         "sizes": measured,
+        "build_seconds": builds,
         "passed": outcomes.iter().filter(|o| o.passed).count(),
         "failed": outcomes.iter().filter(|o| !o.passed).count(),
     });

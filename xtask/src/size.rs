@@ -47,6 +47,9 @@ pub fn shorten(created_by: &str, max: usize) -> String {
                 .unwrap_or_else(|| s.to_string())
         });
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let digest = regex::Regex::new(r"\b(file|dir|multi):([0-9a-f]{12})[0-9a-f]{52}\b")
+        .expect("static regex");
+    let s = digest.replace_all(&s, "$1:$2").into_owned();
     if s.chars().count() > max {
         format!("{}…", s.chars().take(max - 1).collect::<String>())
     } else {
