@@ -2,6 +2,7 @@
 //! tokio runtime, blocking functions outside.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use futures_util::StreamExt;
 pub const LABEL: &str = "io.musicdl.xtask";
 
 static TRACKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub struct Engine {
     docker: Docker,
@@ -269,6 +271,9 @@ impl Engine {
             }),
             ..Default::default()
         };
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
         let created = self
             .rt
             .block_on(
@@ -278,6 +283,9 @@ impl Engine {
             .with_context(|| format!("creating a container from {}", spec.image))?;
         let guard = ContainerGuard::new(self, created.id.clone());
         let id = guard.id.clone();
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
         let timeout = spec.timeout.unwrap_or(Duration::from_secs(600));
         let result = self.rt.block_on(async {
             self.docker
@@ -406,16 +414,19 @@ fn install_ctrlc_cleanup(docker: Docker) {
                 if tokio::signal::ctrl_c().await.is_err() {
                     return;
                 }
-                let ids: Vec<String> = TRACKED.lock().map(|t| t.clone()).unwrap_or_default();
-                if !ids.is_empty() {
-                    eprintln!("\ninterrupted: removing {} container(s)", ids.len());
-                }
-                for id in ids {
-                    let opts = RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build();
-                    let _ = docker.remove_container(&id, Some(opts)).await;
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                eprintln!("\ninterrupted: removing the containers this run started");
+                // a second pass catches a container whose create was in flight
+                for pass in 0..2 {
+                    if pass == 1 {
+                        tokio::time::sleep(Duration::from_millis(700)).await;
+                    }
+                    let ids: Vec<String> = TRACKED.lock().map(|t| t.clone()).unwrap_or_default();
+                    for id in ids {
+                        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                        let _ = docker.remove_container(&id, Some(opts)).await;
+                        untrack(&id);
+                    }
                 }
                 std::process::exit(130);
             });
