@@ -114,6 +114,44 @@ pub fn git_info() -> GitInfo {
     }
 }
 
+/// The last commit that changed what reaches the engine, and its time (UTC).
+/// Labels made from it stay the same across rebuilds of the same sources, so
+/// release-docs measures the same image until an input changes.
+pub struct SourceRevision {
+    pub revision: String,
+    pub created: String,
+}
+
+pub fn source_revision(root: &Path, dockerfile: &str) -> SourceRevision {
+    let names = context::top_level(root, Some(dockerfile)).unwrap_or_default();
+    let q = |args: &[&str]| -> Option<String> {
+        let sh = Shell::new().ok()?;
+        let names = &names;
+        let out = cmd!(sh, "git {args...} -- {names...}")
+            .env("TZ", "UTC")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()?;
+        let out = out.trim().to_string();
+        (!out.is_empty()).then_some(out)
+    };
+    let log = q(&[
+        "log",
+        "-1",
+        "--format=%H %cd",
+        "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+    ]);
+    let (mut revision, created) = match log.as_deref().and_then(|l| l.split_once(' ')) {
+        Some((r, c)) => (r.to_string(), c.to_string()),
+        None => ("unknown".to_string(), report::now_rfc3339()),
+    };
+    if q(&["status", "--porcelain"]).is_some() {
+        revision.push_str("-dirty");
+    }
+    SourceRevision { revision, created }
+}
+
 fn plain() -> bool {
     std::env::var_os("CI").is_some() || !std::io::stdout().is_terminal()
 }
@@ -215,6 +253,7 @@ pub fn build_variant(
         );
     }
     let git = git_info();
+    let src = source_revision(root, &v.dockerfile);
     let build_args = HashMap::from([("BASE_IMAGE".to_string(), base.reference.clone())]);
     let labels = HashMap::from([
         (
@@ -227,7 +266,11 @@ pub fn build_variant(
         ),
         (
             "org.opencontainers.image.created".to_string(),
-            report::now_rfc3339(),
+            src.created.clone(),
+        ),
+        (
+            "io.musicdl.source.revision".to_string(),
+            src.revision.clone(),
         ),
         (
             "org.opencontainers.image.version".to_string(),

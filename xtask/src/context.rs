@@ -211,14 +211,7 @@ fn walk(
     Ok(())
 }
 
-pub struct Extra {
-    pub path: String,
-    pub data: Vec<u8>,
-}
-
-/// Tar of `root` honouring its .dockerignore (the Dockerfile and .dockerignore
-/// always go, as the docker CLI does), plus synthesized entries never written to disk.
-pub fn tar(root: &Path, dockerfile: Option<&str>, extras: &[Extra]) -> Result<Vec<u8>> {
+fn matcher_for(root: &Path, dockerfile: Option<&str>) -> Result<Matcher> {
     let ignore = root.join(".dockerignore");
     let mut m = match std::fs::read_to_string(&ignore) {
         Ok(t) => Matcher::parse(&t).with_context(|| format!("parsing {}", ignore.display()))?,
@@ -228,6 +221,29 @@ pub fn tar(root: &Path, dockerfile: Option<&str>, extras: &[Extra]) -> Result<Ve
         m.add_exception(df)?;
         m.add_exception(".dockerignore")?;
     }
+    Ok(m)
+}
+
+/// Top-level names that reach the engine (for `git log -- <names>`).
+pub fn top_level(root: &Path, dockerfile: Option<&str>) -> Result<Vec<String>> {
+    let m = matcher_for(root, dockerfile)?;
+    let mut names = std::collections::BTreeSet::new();
+    walk(root, "", &m, &mut |rel, _| {
+        names.insert(rel.split('/').next().unwrap_or(rel).to_string());
+        Ok(())
+    })?;
+    Ok(names.into_iter().collect())
+}
+
+pub struct Extra {
+    pub path: String,
+    pub data: Vec<u8>,
+}
+
+/// Tar of `root` honouring its .dockerignore (the Dockerfile and .dockerignore
+/// always go, as the docker CLI does), plus synthesized entries never written to disk.
+pub fn tar(root: &Path, dockerfile: Option<&str>, extras: &[Extra]) -> Result<Vec<u8>> {
+    let m = matcher_for(root, dockerfile)?;
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
     walk(root, "", &m, &mut |rel, meta| {

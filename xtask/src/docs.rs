@@ -98,9 +98,9 @@ pub fn update(path: &Path, block: &str, check: bool) -> Result<bool> {
 }
 
 fn row_from(m: &Measured, info: &crate::engine::ImageInfo) -> Row {
-    let rev = info
-        .labels
-        .get("org.opencontainers.image.revision")
+    let label = |k: &str| info.labels.get(k).filter(|v| !v.is_empty());
+    let rev = label("io.musicdl.source.revision")
+        .or_else(|| label("org.opencontainers.image.revision"))
         .map(|r| short_revision(r))
         .unwrap_or_else(|| "unknown".into());
     Row {
@@ -108,7 +108,11 @@ fn row_from(m: &Measured, info: &crate::engine::ImageInfo) -> Row {
         size: m.size,
         compressed: m.compressed,
         base: m.base.clone(),
-        created: info.created.chars().take(10).collect(),
+        created: label("org.opencontainers.image.created")
+            .unwrap_or(&info.created)
+            .chars()
+            .take(10)
+            .collect(),
         revision: rev,
     }
 }

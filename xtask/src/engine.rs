@@ -423,7 +423,10 @@ fn install_ctrlc_cleanup(docker: Docker) {
                     }
                     let ids: Vec<String> = TRACKED.lock().map(|t| t.clone()).unwrap_or_default();
                     for id in ids {
-                        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                        let opts = RemoveContainerOptionsBuilder::default()
+                            .force(true)
+                            .v(true)
+                            .build();
                         let _ = docker.remove_container(&id, Some(opts)).await;
                         untrack(&id);
                     }
