@@ -123,8 +123,17 @@ pub fn run(root: &Path, args: DocsArgs) -> Result<()> {
     let mut rows = Vec::new();
     for (name, v) in m.select("all")? {
         let (tag, _) = build::tags(&m.image, name);
-        if engine.inspect(&tag)?.is_none() {
-            println!("{tag} is missing; building it");
+        let want = build::source_revision(root, &v.dockerfile).revision;
+        let have = engine
+            .inspect(&tag)?
+            .and_then(|i| i.labels.get("io.musicdl.source.revision").cloned());
+        if have.as_deref() != Some(want.as_str()) {
+            match have {
+                None => println!("{tag} is missing or unlabelled; building it"),
+                Some(h) => {
+                    println!("{tag} was built from {h}, the sources are at {want}; rebuilding it")
+                }
+            }
             let b = BuildArgs {
                 variant: name.clone(),
                 tag: None,
