@@ -74,6 +74,7 @@ pub fn resolve(
             python,
         })
     };
+    let mut why = String::from("; --base standin");
     if mode != Mode::Standin {
         if engine.tag_exists(&v.base)? {
             return official("present locally");
@@ -83,10 +84,11 @@ pub fn resolve(
             Err(e) if mode == Mode::Pull => {
                 return Err(e).context(format!("--base pull: cannot get {}", v.base))
             }
-            Err(e) => println!(
-                "base {name}: cannot pull {} ({:#}); using a stand-in",
-                v.base, e
-            ),
+            Err(e) => {
+                let cause = e.root_cause().to_string();
+                let cause = cause.rsplit(": ").next().unwrap_or(&cause).to_string();
+                why = format!("; {} not present, pull failed: {cause}", v.base);
+            }
         }
     }
     let spec = &m.standins.kinds[&v.standin];
@@ -98,7 +100,7 @@ pub fn resolve(
                 .cloned()
                 .unwrap_or_default();
             println!(
-                "base {name}: {} (stand-in for {}, reused)",
+                "base {name}: {} (stand-in for {}, reused{why})",
                 spec.tag, v.base
             );
             return Ok(Resolved {
@@ -110,7 +112,7 @@ pub fn resolve(
     }
     let python = build_standin(engine, m, &v.standin, spec, &v.base)?;
     println!(
-        "base {name}: {} (stand-in for {}, built from Debian {})",
+        "base {name}: {} (stand-in for {}, built from Debian {}{why})",
         spec.tag, v.base, m.standins.suite
     );
     Ok(Resolved {
