@@ -152,6 +152,25 @@ pub fn source_revision(root: &Path, dockerfile: &str) -> SourceRevision {
     SourceRevision { revision, created }
 }
 
+/// The classic builder colours a step's stderr with ANSI escapes; logs want plain text.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn plain() -> bool {
     std::env::var_os("CI").is_some() || !std::io::stdout().is_terminal()
 }
@@ -179,6 +198,8 @@ fn build_target(
     println!("build {name} ({target}) -> {tag}");
     let result = {
         let mut on_line = |line: &str| {
+            let line = strip_ansi(line);
+            let line = line.as_str();
             log.push(line.to_string());
             if line.starts_with("Step ") {
                 step_start = log.len() - 1;
@@ -355,4 +376,32 @@ pub fn run(root: &Path, args: BuildArgs) -> Result<()> {
         report::table(&["variant", "tag", "size", "base", "build time"], &rows)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_is_stripped() {
+        assert_eq!(strip_ansi("\x1b[91mline2"), "line2");
+        assert_eq!(strip_ansi("\x1b[0mRemoving"), "Removing");
+        assert_eq!(strip_ansi("plain"), "plain");
+    }
+
+    #[test]
+    fn ca_none_is_empty() {
+        let (data, from) = ca_bundle(Some("none")).unwrap();
+        assert!(data.is_empty());
+        assert!(from.starts_with("none"));
+        assert!(ca_bundle(Some("/nonexistent/ca.pem")).is_err());
+    }
+
+    #[test]
+    fn tag_names() {
+        assert_eq!(
+            tags("musicdl", "slim"),
+            ("musicdl:slim".to_string(), "musicdl:slim-test".to_string())
+        );
+    }
 }
