@@ -154,11 +154,13 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         &report::junit("docker-test", &outcomes),
     )?;
     println!("\nreport: target/xtask/report.json, target/xtask/junit.xml");
-    let line = report::closing_line("docker-test", &outcomes);
-    println!("{line}");
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     if failed > 0 {
-        bail!("{failed} check(s) failed; see the table above and target/xtask/logs/");
+        eprintln!("error: {failed} check(s) failed; see the table above and target/xtask/logs/");
+    }
+    println!("{}", report::closing_line("docker-test", &outcomes));
+    if failed > 0 {
+        return Err(report::AlreadyReported.into());
     }
     Ok(())
 }

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<xtask::report::AlreadyReported>().is_some() => ExitCode::FAILURE,
         Err(e) => {
             let mut hints = Vec::new();
             for (i, msg) in e.chain().enumerate() {

@@ -6,6 +6,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+/// An error whose message was already printed, so that a closing line such as
+/// `docker-test: 3 passed, 1 failed` stays the last line of the output.
+#[derive(Debug)]
+pub struct AlreadyReported;
+
+impl std::fmt::Display for AlreadyReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failed (reported above)")
+    }
+}
+
+impl std::error::Error for AlreadyReported {}
+
 /// One testcase of the report: a check, a suite, a threshold.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
