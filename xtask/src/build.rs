@@ -194,6 +194,7 @@ fn build_target(
     let mut step_start = 0usize;
     let mut current_step = String::new();
     let plain = plain();
+    let mut tick = 0usize;
     let started = Instant::now();
     println!("build {name} ({target}) -> {tag}");
     let result = {
@@ -210,7 +211,9 @@ fn build_target(
                 println!("  {line}");
             } else if !plain && !line.trim().is_empty() {
                 let short: String = line.trim().chars().take(100).collect();
-                print!("\r\x1b[K    {short}");
+                tick += 1;
+                let frame = ['|', '/', '-', '\\'][tick % 4];
+                print!("\r\x1b[K  {frame} {short}");
                 let _ = std::io::stdout().flush();
             }
         };
