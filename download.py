@@ -19,6 +19,9 @@ from core.downloader import Downloader, format_summary
 log = logging.getLogger("musicdl")
 
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="musicdl", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -34,10 +37,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--log-level",
         default=os.environ.get("MUSICDL_LOG_LEVEL", "INFO"),
         type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging level (default: INFO)",
+        choices=LOG_LEVELS,
+        help="logging level (default: $MUSICDL_LOG_LEVEL, else INFO)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.log_level not in LOG_LEVELS:  # argparse checks choices on the command line only
+        p.error(
+            f"MUSICDL_LOG_LEVEL: invalid level {os.environ.get('MUSICDL_LOG_LEVEL')!r} "
+            f"(choose from {', '.join(LOG_LEVELS)})"
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)  # one line, no traceback
         return 2
+    if not config.items:
+        print(
+            f"nothing to do: {args.config} lists no songs, albums, artists or playlists",
+            flush=True,
+        )
+        return 0
     try:
         report = Downloader(config, args.output_dir).run()
     except OSError as exc:

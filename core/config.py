@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 FORMATS: tuple[str, ...] = ("mp3", "m4a", "flac", "opus", "ogg", "wav")
 PROVIDERS: tuple[str, ...] = ("youtube-music", "youtube")
@@ -59,26 +68,26 @@ class DownloadSettings(BaseModel):
 
     client_id: str | None = None
     client_secret: str | None = None
-    threads: int = Field(default=1, ge=1, le=64)
-    max_retries: int = Field(default=5, ge=0, le=50)
-    retry_backoff: float = Field(default=1.0, ge=0, le=600)
+    threads: StrictInt = Field(default=1, ge=1, le=64)
+    max_retries: StrictInt = Field(default=5, ge=0, le=50)
+    retry_backoff: StrictFloat = Field(default=1.0, ge=0, le=600)
     format: Literal["mp3", "m4a", "flac", "opus", "ogg", "wav"] = "mp3"
     bitrate: str = "128k"
     output: str = DEFAULT_OUTPUT
     audio_providers: list[Literal["youtube-music", "youtube"]] = Field(
         default_factory=lambda: list(PROVIDERS), min_length=1
     )
-    cache_max_size: int = Field(default=1000, ge=1)
-    cache_ttl: float = Field(default=3600, ge=0)
+    cache_max_size: StrictInt = Field(default=1000, ge=1)
+    cache_ttl: StrictFloat = Field(default=3600, ge=0)
     overwrite: Literal["skip", "overwrite", "metadata"] = "skip"
-    rate_limit_max_wait: float = Field(default=60, ge=0)
-    min_score: float = Field(default=0.6, ge=0, le=1)
-    search_limit: int = Field(default=10, ge=1, le=50)
+    rate_limit_max_wait: StrictFloat = Field(default=60, ge=0)
+    min_score: StrictFloat = Field(default=0.6, ge=0, le=1)
+    search_limit: StrictInt = Field(default=10, ge=1, le=50)
 
-    @field_validator("bitrate")
+    @field_validator("bitrate", mode="before")
     @classmethod
-    def _bitrate(cls, v: str) -> str:
-        if not re.fullmatch(r"[1-9][0-9]{1,3}k", v):
+    def _bitrate(cls, v: object) -> str:
+        if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]{1,3}k", v):
             raise ValueError(f"{v!r} is not a bitrate like 128k, 192k or 320k")
         return v
 
@@ -93,6 +102,11 @@ class DownloadSettings(BaseModel):
                 )
         if not v.strip() or v.startswith("/"):
             raise ValueError(f"{v!r} must be a relative path template")
+        if any(part.strip() in (".", "..") for part in v.split("/")):
+            raise ValueError(f"{v!r} must not contain '.' or '..' folders")
+        if not v.endswith(".{output-ext}"):
+            # otherwise the files get no (or the wrong) extension and players skip them
+            raise ValueError(f"{v!r} must end with .{{output-ext}}")
         return v
 
 
@@ -143,6 +157,24 @@ class Config(BaseModel):
     artists: list[Any] = Field(default_factory=list)
     playlists: list[Any] = Field(default_factory=list)
     overrides: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: object) -> object:
+        # `version: 1.2` without quotes is a YAML float; it means the same thing.
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return str(v)
+        return v
+
+    @field_validator(
+        "download", "songs", "albums", "artists", "playlists", "overrides", mode="before"
+    )
+    @classmethod
+    def _empty_section(cls, v: object, info: ValidationInfo) -> object:
+        # `albums:` with every entry commented out is null in YAML: it means "none".
+        if v is None:
+            return {} if info.field_name in ("download", "overrides") else []
+        return v
 
     @property
     def items(self) -> list[Item]:

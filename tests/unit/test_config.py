@@ -168,3 +168,92 @@ def test_cli_reads_config_path_from_environment(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert f"{config}: download.overwrite: 'sometimes' is not one of" in proc.stderr
+
+
+# -- inputs found by trying to break the CLI -------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["true", "false", "yes"])
+def test_boolean_is_not_a_number(tmp_path: Path, value: str) -> None:
+    # YAML booleans are not thread counts: pydantic's lax mode would read `true` as 1.
+    message = error_for(tmp_path, f"download:\n  threads: {value}\n")
+    assert message.startswith("config.yaml: download.threads: ")
+    assert "valid integer" in message
+
+
+def test_boolean_is_not_a_float(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "download:\n  min_score: true\n")
+    assert message.startswith("config.yaml: download.min_score: ")
+    assert "valid number" in message
+
+
+def test_unquoted_version_number_is_accepted(tmp_path: Path) -> None:
+    # `version: 1.2` without quotes is what people type; YAML makes it a float.
+    path = tmp_path / "config.yaml"
+    path.write_text("version: 1.2\n")
+    assert load_config(path, ENV).version == "1.2"
+
+
+def test_bitrate_without_k_says_how_to_write_it(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "download:\n  bitrate: 128\n")
+    assert message == "config.yaml: download.bitrate: 128 is not a bitrate like 128k, 192k or 320k"
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["../{title}.{output-ext}", "{artist}/../../{title}.{output-ext}", "./{title}.{output-ext}"],
+)
+def test_output_template_with_dot_folders_is_rejected(tmp_path: Path, template: str) -> None:
+    message = error_for(tmp_path, f'download:\n  output: "{template}"\n')
+    assert message.startswith(f"config.yaml: download.output: {template!r} ")
+    assert "'.' or '..'" in message
+
+
+@pytest.mark.parametrize("template", ["{artist}/{title}", "{title}.mp3", "{output-ext}/{title}"])
+def test_output_template_must_end_with_the_extension(tmp_path: Path, template: str) -> None:
+    # Without it the files have no (or a wrong) extension, and players do not see them.
+    message = error_for(tmp_path, f'download:\n  output: "{template}"\n')
+    assert message == (f"config.yaml: download.output: {template!r} must end with .{{output-ext}}")
+
+
+def test_cli_bad_log_level_from_environment_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("")
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+        env=clean_env(MUSICDL_LOG_LEVEL="bogus", **ENV),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "musicdl: error: MUSICDL_LOG_LEVEL: invalid level 'bogus' "
+        "(choose from DEBUG, INFO, WARNING, ERROR)"
+    )
+
+
+def test_cli_empty_config_says_there_is_nothing_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("songs: []\nalbums:\n")
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+        env=clean_env(**ENV),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert f"nothing to do: {config} lists no songs, albums, artists or playlists" in proc.stdout
+
+
+def test_sections_with_every_entry_commented_out_are_empty(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "download:\n  # threads: 4\nsongs:\n  # - a: b\nalbums:\nartists:\nplaylists:\noverrides:\n"
+    )
+    cfg = load_config(path, ENV)
+    assert cfg.items == [] and cfg.overrides == {} and cfg.download.threads == 1
