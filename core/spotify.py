@@ -6,7 +6,10 @@ retries are off): wait for Retry-After when it is within the cap, otherwise fail
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -88,6 +91,27 @@ def track_from_api(
     )
 
 
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date. Missing,
+    negative or unreadable values mean 1 s (time.sleep would raise on -5 or nan)."""
+    if value is None:
+        return 1.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 1.0
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+        return max(seconds, 0.0)
+    if math.isnan(seconds) or seconds < 0:
+        return 1.0
+    return seconds
+
+
 class SpotifyClient:
     """spotipy with our rate-limit policy, response cache and overridable base URLs."""
 
@@ -137,12 +161,13 @@ class SpotifyClient:
                     raise SpotifyError(
                         f"Spotify {what}: HTTP {exc.http_status}: {reason}"
                     ) from None
-                headers = exc.headers or {}
-                try:
-                    retry_after = float(headers.get("Retry-After", 1))
-                except ValueError:
-                    retry_after = 1.0
-                if retry_after > self.max_wait or waits >= MAX_RATE_LIMIT_WAITS:
+                retry_after = _retry_after((exc.headers or {}).get("Retry-After"))
+                if waits >= MAX_RATE_LIMIT_WAITS:
+                    raise RateLimitError(
+                        f"Spotify {what}: still rate limited (HTTP 429) after {waits} waits; "
+                        "try again later"
+                    ) from None
+                if retry_after > self.max_wait:
                     raise RateLimitError(
                         f"Spotify {what}: rate limited (HTTP 429), Retry-After {retry_after:g}s "
                         f"is over the {self.max_wait:g}s cap; try again later or raise "

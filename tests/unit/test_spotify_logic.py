@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 from typing import Any
 
 import pytest
@@ -90,3 +92,43 @@ def test_other_http_errors_name_the_request() -> None:
 
     with pytest.raises(SpotifyError, match=r"^Spotify track zz: HTTP 404: Resource not found$"):
         client([])._call("track zz", fn)
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "nan", "soon", ""])
+def test_429_with_a_nonsense_retry_after_waits_one_second(retry_after: str) -> None:
+    # time.sleep(-5) and time.sleep(nan) raise ValueError, which used to kill the whole run.
+    sleeps: list[float] = []
+    assert client(sleeps)._call("track x", rate_limited(retry_after, 1)) == {"ok": "yes"}
+    assert sleeps == [1.0]
+
+
+def test_429_with_an_http_date_retry_after_waits_until_then() -> None:
+    sleeps: list[float] = []
+    when = email.utils.format_datetime(
+        datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30), usegmt=True
+    )
+    assert client(sleeps, 60)._call("track x", rate_limited(when, 1)) == {"ok": "yes"}
+    assert len(sleeps) == 1 and 25 <= sleeps[0] <= 30
+
+
+def test_429_without_a_header_waits_one_second() -> None:
+    sleeps: list[float] = []
+
+    def fn() -> dict[str, str]:
+        if not sleeps:
+            raise SpotifyException(429, -1, "too many", headers=None)
+        return {"ok": "yes"}
+
+    assert client(sleeps)._call("track x", fn) == {"ok": "yes"}
+    assert sleeps == [1.0]
+
+
+def test_429_retry_after_zero_forever_gives_up_saying_why() -> None:
+    # Not "Retry-After 0s is over the 5s cap": 0 is under the cap; we gave up after N waits.
+    sleeps: list[float] = []
+    with pytest.raises(RateLimitError) as exc:
+        client(sleeps)._call("album a", rate_limited("0", 100))
+    assert len(sleeps) == 5
+    assert str(exc.value) == (
+        "Spotify album a: still rate limited (HTTP 429) after 5 waits; try again later"
+    )
