@@ -29,13 +29,16 @@ pub struct BuildArgs {
     /// repository name of the tags (NAME:slim, NAME:slim-test)
     #[arg(long)]
     pub tag: Option<String>,
+    /// where the base image comes from: present or pulled (auto), pulled only, or a stand-in
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub base: Mode,
     /// CA bundle for pip in builder stages: a file, or `none`
     #[arg(long)]
     pub ca_cert: Option<String>,
+    /// build without the engine's layer cache
     #[arg(long)]
     pub no_cache: bool,
+    /// which Dockerfile targets to build
     #[arg(long, value_enum, default_value_t = Target::Both)]
     pub target: Target,
     /// rebuild the stand-in base even when its tag exists

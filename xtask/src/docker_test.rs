@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::base::Mode;
 use crate::build::{self, BuildArgs, Target};
 use crate::check;
 use crate::engine::Engine;
@@ -14,14 +15,44 @@ use crate::{pytest, size};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
-    #[command(flatten)]
-    pub build: BuildArgs,
+    /// slim, full or all
+    #[arg(long, default_value = "slim")]
+    pub variant: String,
+    /// repository name of the tags (NAME:slim, NAME:slim-test)
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// where the base image comes from: present or pulled (auto), pulled only, or a stand-in
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    pub base: Mode,
+    /// CA bundle for pip in builder stages: a file, or `none`; also what the leak check looks for
+    #[arg(long)]
+    pub ca_cert: Option<String>,
+    /// build without the engine's layer cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// rebuild the stand-in base even when its tag exists
+    #[arg(long)]
+    pub rebuild_base: bool,
     /// unit, integration, e2e or all
     #[arg(long, default_value = "all")]
     pub suite: String,
     /// use the images already present (fails when they are missing)
     #[arg(long)]
     pub skip_build: bool,
+}
+
+impl TestArgs {
+    fn build_args(&self) -> BuildArgs {
+        BuildArgs {
+            variant: self.variant.clone(),
+            tag: self.tag.clone(),
+            base: self.base,
+            ca_cert: self.ca_cert.clone(),
+            no_cache: self.no_cache,
+            target: Target::Both,
+            rebuild_base: self.rebuild_base,
+        }
+    }
 }
 
 pub fn run(root: &Path, args: TestArgs) -> Result<()> {
@@ -38,12 +69,12 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         );
     };
     let engine = Engine::connect()?;
-    let repo = args.build.tag.clone().unwrap_or_else(|| m.image.clone());
-    let (ca, ca_from) = build::ca_bundle(args.build.ca_cert.as_deref())?;
+    let repo = args.tag.clone().unwrap_or_else(|| m.image.clone());
+    let (ca, ca_from) = build::ca_bundle(args.ca_cert.as_deref())?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut measured = Vec::new();
     let mut builds = serde_json::Map::new();
-    let variants = m.select(&args.build.variant)?;
+    let variants = m.select(&args.variant)?;
     for (name, v) in &variants {
         let (tag, test_tag) = build::tags(&repo, name);
         if args.skip_build {
@@ -53,9 +84,7 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
                 }
             }
         } else {
-            let mut b = args.build.clone();
-            b.target = Target::Both;
-            let built = build::build_variant(&engine, &m, root, name, v, &b)?;
+            let built = build::build_variant(&engine, &m, root, name, v, &args.build_args())?;
             let times: serde_json::Map<String, serde_json::Value> = built
                 .durations
                 .iter()

@@ -10,6 +10,7 @@ use xtask::{build, docker_test, docs};
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Build, test, measure and document the musicdl images"
 )]
 struct Cli {
