@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 from core.config import ConfigError, load_config
 from core.downloader import Downloader, format_summary
@@ -49,6 +52,36 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (docker stop, kill): handled like Ctrl-C, exit code 143."""
+
+
+def _on_signal(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()  # first, so no worker starts a retry or the next track meanwhile
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _kill_children() -> None:
+    """SIGTERM our direct children (yt-dlp's aria2c/ffmpeg), so they stop writing into temp
+    folders after we are gone. Best effort, Linux /proc only."""
+    me = str(os.getpid())
+    try:
+        procs = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return
+    for proc in procs:
+        try:
+            stat = (proc / "stat").read_text(encoding="utf-8", errors="replace")
+            if stat.rsplit(")", 1)[1].split()[1] == me:  # field 4, after "(comm)" and state
+                os.kill(int(proc.name), signal.SIGTERM)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
@@ -68,17 +101,33 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         return 0
+    stop = threading.Event()
+    _on_signal(stop)
+    downloader = Downloader(config, args.output_dir, stop=stop)
     try:
-        report = Downloader(config, args.output_dir).run()
+        report = downloader.run()
     except OSError as exc:
         log.error("cannot write to %s: %s", args.output_dir, exc)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _kill_children()
+        downloader.abandon()
         log.error("interrupted; finished files are kept, the next run continues from there")
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     print(format_summary(report))
     return 1 if report.failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if threading.active_count() > 1:
+        # Interrupted with downloads still in flight: their threads may block for minutes on
+        # a stalled connection, and the interpreter would wait for them at exit. Every file
+        # under a final name is complete (atomic renames), so leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -29,6 +29,10 @@ TMP_PREFIX = ".musicdl-tmp-"
 OK, SKIPPED, TAGGED, FAILED = "ok", "skipped", "tagged", "failed"
 
 
+class Interrupted(Exception):
+    """The run was interrupted (Ctrl-C / SIGTERM) before this track finished."""
+
+
 class NoMatchError(Exception):
     """No candidate scored above the threshold (permanent: not retried)."""
 
@@ -82,8 +86,12 @@ class Downloader:
         output_dir: Path,
         spotify: SpotifyClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
+        # Set on Ctrl-C / SIGTERM: no new track or retry starts after that.
+        self.stop = stop or threading.Event()
+        self._workdirs: set[Path] = set()
         self.dl = config.download
         self.output_dir = output_dir
         self.cache: TTLLRUCache[Any] = TTLLRUCache(self.dl.cache_max_size, self.dl.cache_ttl)
@@ -121,13 +129,19 @@ class Downloader:
     def _download(self, track: Track, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         url = self._find(track)
+        if self.stop.is_set():
+            raise Interrupted
         workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=final.parent))
+        with self._progress_lock:
+            self._workdirs.add(workdir)
         try:
             audio = provider.download_audio(url, workdir, self.dl.format, self.dl.bitrate)
             write_tags(audio, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
             audio.replace(final)  # same filesystem: atomic, never a partial file under `final`
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            with self._progress_lock:
+                self._workdirs.discard(workdir)
 
     def _process(self, track: Track, final: Path) -> Result:
         if final.exists():
@@ -144,6 +158,8 @@ class Downloader:
             except NoMatchError as exc:
                 return Result(track, FAILED, None, str(exc))
             except (provider.ProviderError, OSError) as exc:
+                if self.stop.is_set():
+                    raise Interrupted from None
                 if attempt == attempts:
                     return Result(track, FAILED, None, f"{exc} (after {attempts} attempts)")
                 delay = self.dl.retry_backoff * 2 ** (attempt - 1)
@@ -159,8 +175,12 @@ class Downloader:
         raise AssertionError("unreachable")
 
     def _safe_process(self, track: Track, final: Path, total: int) -> Result:
+        if self.stop.is_set():
+            return Result(track, FAILED, None, "interrupted")
         try:
             result = self._process(track, final)
+        except Interrupted:
+            return Result(track, FAILED, None, "interrupted")
         except Exception as exc:  # one bad track must not stop the others
             log.debug("unexpected error for %s", track.display, exc_info=True)
             result = Result(track, FAILED, None, f"{type(exc).__name__}: {exc}")
@@ -172,6 +192,15 @@ class Downloader:
             else:
                 log.info("%s", line)
         return result
+
+    def abandon(self) -> None:
+        """After an interrupt: remove the temp folders of downloads still in flight (call it
+        once their ffmpeg/aria2c children are gone). Nothing under a final name is touched."""
+        self.stop.set()
+        with self._progress_lock:
+            workdirs = list(self._workdirs)
+        for workdir in workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     # -- whole run -------------------------------------------------------------------------
 
@@ -214,13 +243,22 @@ class Downloader:
 
         results: dict[str, Result] = {}
         total = len(jobs)
-        with ThreadPoolExecutor(max_workers=self.dl.threads) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.dl.threads)
+        try:
             futures = {
                 pool.submit(self._safe_process, track, final, total): tid
                 for tid, (track, final) in jobs.items()
             }
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
+        except BaseException:
+            # Ctrl-C / SIGTERM: start nothing new and do not wait for the tracks in flight
+            # (a stalled download could take minutes); their temp folders are removed by
+            # abandon() or, at the latest, by the next run.
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         report.results = [results[tid] for tid in jobs]
 
         taken: set[str] = set()

@@ -325,3 +325,82 @@ def test_rate_limits_wait_briefly_or_fail_the_item(world: World, tmp_path: Path)
         f"album Slow: Spotify album {slow}: rate limited (HTTP 429), Retry-After 7200s"
         in proc.stdout
     )
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "whole_group"),
+    [
+        (signal.SIGINT, 130, True),  # Ctrl-C in a terminal: python, yt-dlp's aria2c/ffmpeg
+        (signal.SIGTERM, 143, False),  # docker stop / kill: the python process only
+    ],
+)
+def test_ctrl_c_and_sigterm_stop_promptly_and_the_next_run_finishes(
+    world: World, tmp_path: Path, sig: signal.Signals, code: int, whole_group: bool
+) -> None:
+    fake, media = world.spotify, world.media
+    artist = fake.add_artist(f"Halting Band {sig.name}")
+    album = fake.add_album(
+        "Brakes",
+        [artist],
+        [
+            {"name": f"Stop {n}", "duration_ms": 1500, "isrc": f"QZHLT{sig.value:02d}0000{i}"}
+            for i, n in enumerate(["One", "Two", "Three"], start=1)
+        ],
+    )
+    tids = fake.album_tracks[album]
+    queries = [search_query(track_from_api(fake.tracks[t])) for t in tids]
+    for q in queries:
+        media.add_results("ytmusic", q, [Result(q, 1.5, "stall")])
+    out = tmp_path / "out"
+    config = world.write_config(
+        tmp_path / "config.yaml",
+        {"format": "mp3", "threads": 1, "max_retries": 3},
+        albums=[{"B": FakeSpotifyUrl.album(album)}],
+    )
+
+    def searches() -> int:
+        return sum(1 for r in media.requests if r.endswith("/search"))
+
+    proc = subprocess.Popen(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(out)],
+        env=world.env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if temp_leftovers(out) and list(out.rglob("audio.*")):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the download never started")
+        time.sleep(0.5)
+        before = searches()
+        if whole_group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        start = time.monotonic()
+        _stdout, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == code, stderr[-2000:]
+    assert took < 10, f"took {took:.1f}s to stop"
+    assert "Traceback" not in stderr
+    assert "interrupted; finished files are kept" in stderr
+    assert searches() == before, "a new download started after the signal"
+    assert not list(out.rglob("*.mp3"))
+    assert temp_leftovers(out) == []  # the unfinished temp folder went with the run
+
+    for q in queries:
+        media.add_results("ytmusic", q, [Result(q, 1.5, "a")])
+    done = run_download(config, out, world.env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list(out.rglob("*.mp3"))) == 3
