@@ -131,24 +131,43 @@ class Downloader:
         url = self._find(track)
         if self.stop.is_set():
             raise Interrupted
-        workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=final.parent))
-        with self._progress_lock:
-            self._workdirs.add(workdir)
+        workdir = self._workdir(final)
         try:
             audio = provider.download_audio(url, workdir, self.dl.format, self.dl.bitrate)
             write_tags(audio, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
             audio.replace(final)  # same filesystem: atomic, never a partial file under `final`
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-            with self._progress_lock:
-                self._workdirs.discard(workdir)
+            self._drop_workdir(workdir)
+
+    def _workdir(self, final: Path) -> Path:
+        workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=final.parent))
+        with self._progress_lock:
+            self._workdirs.add(workdir)
+        return workdir
+
+    def _drop_workdir(self, workdir: Path) -> None:
+        shutil.rmtree(workdir, ignore_errors=True)
+        with self._progress_lock:
+            self._workdirs.discard(workdir)
+
+    def _retag(self, track: Track, final: Path) -> None:
+        """Rewrite the tags of an existing file on a copy, then rename it over the original:
+        a failure or a kill halfway never leaves a damaged file under the final name."""
+        workdir = self._workdir(final)
+        try:
+            copy = workdir / final.name
+            shutil.copy2(final, copy)
+            write_tags(copy, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
+            copy.replace(final)
+        finally:
+            self._drop_workdir(workdir)
 
     def _process(self, track: Track, final: Path) -> Result:
         if final.exists():
             if self.dl.overwrite == "skip":
                 return Result(track, SKIPPED, final, "already downloaded")
             if self.dl.overwrite == "metadata":
-                write_tags(final, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
+                self._retag(track, final)
                 return Result(track, TAGGED, final, "tags rewritten")
         attempts = self.dl.max_retries + 1
         for attempt in range(1, attempts + 1):
@@ -222,9 +241,14 @@ class Downloader:
         for item in self.config.items:
             try:
                 coll = self._expand(item)
-            except SpotifyError as exc:
-                log.error("%s %r: %s", item.kind, item.name, exc)
-                report.item_failures.append((f"{item.kind} {item.name}", str(exc)))
+            except Exception as exc:  # one bad item must not stop the others
+                reason = (
+                    str(exc) if isinstance(exc, SpotifyError) else f"{type(exc).__name__}: {exc}"
+                )
+                if not isinstance(exc, SpotifyError):
+                    log.debug("unexpected error for %s %r", item.kind, item.name, exc_info=True)
+                log.error("%s %r: %s", item.kind, item.name, reason)
+                report.item_failures.append((f"{item.kind} {item.name}", reason))
                 continue
             for w in coll.warnings:
                 log.warning("%s", w)

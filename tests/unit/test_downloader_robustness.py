@@ -1,0 +1,91 @@
+"""The orchestrator keeps going (and keeps files intact) when one piece misbehaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import downloader as dl_mod
+from core.config import load_config
+from core.downloader import FAILED, TAGGED, Downloader
+from core.spotify import Collection, SpotifyError
+from core.track import Track
+
+ENV = {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}
+TRACK = Track("t1", "Song", ("Band",), "Album", ("Band",), 1000, "u", track_number=1)
+
+
+def config(tmp_path: Path, text: str) -> Any:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path, ENV)
+
+
+class StubSpotify:
+    def __init__(self, tracks: dict[str, Any]) -> None:
+        self.tracks = tracks
+
+    def track(self, track_id: str) -> Track:
+        value = self.tracks[track_id]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def album(self, album_id: str) -> Collection:  # pragma: no cover - unused
+        raise AssertionError
+
+
+def test_an_unexpected_error_expanding_one_item_does_not_end_the_run(tmp_path: Path) -> None:
+    # e.g. a response with a shape we did not expect: a TypeError deep in parsing.
+    cfg = config(
+        tmp_path,
+        "songs:\n"
+        '  - "Odd": "https://open.spotify.com/track/odd"\n'
+        '  - "Gone": "https://open.spotify.com/track/gone"\n',
+    )
+    spotify = StubSpotify(
+        {"odd": TypeError("'NoneType' object is not subscriptable"), "gone": SpotifyError("404")}
+    )
+    report = Downloader(cfg, tmp_path / "out", spotify=spotify).run()  # type: ignore[arg-type]
+    assert report.item_failures == [
+        ("track Odd", "TypeError: 'NoneType' object is not subscriptable"),
+        ("track Gone", "404"),
+    ]
+    assert report.failed
+
+
+def test_metadata_rewrite_never_leaves_a_half_written_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # overwrite: metadata used to write tags into the final file in place; a crash or a
+    # kill halfway left a damaged file under the final name.
+    cfg = config(
+        tmp_path,
+        'download:\n  overwrite: metadata\n  output: "{title}.{output-ext}"\n'
+        'songs:\n  - "S": "https://open.spotify.com/track/t1"\n',
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    final = out / "Song.mp3"
+    final.write_bytes(b"ID3 complete original audio")
+
+    def explode(path: Path, *_args: object) -> None:
+        path.write_bytes(b"half")  # what an interrupted in-place write leaves
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dl_mod, "write_tags", explode)
+    d = Downloader(cfg, out, spotify=StubSpotify({"t1": TRACK}))  # type: ignore[arg-type]
+    d.covers.get = lambda url: None  # type: ignore[method-assign]
+    report = d.run()
+    assert [r.status for r in report.results] == [FAILED]
+    assert "No space left on device" in report.results[0].reason
+    assert final.read_bytes() == b"ID3 complete original audio"
+    assert sorted(p.name for p in out.iterdir()) == ["Song.mp3"]  # no temp copy left
+
+    monkeypatch.setattr(dl_mod, "write_tags", lambda path, *_: path.write_bytes(b"retagged"))
+    report = d.run()
+    assert [r.status for r in report.results] == [TAGGED]
+    assert final.read_bytes() == b"retagged"
+    assert sorted(p.name for p in out.iterdir()) == ["Song.mp3"]
