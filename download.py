@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
@@ -82,6 +83,21 @@ def _kill_children() -> None:
             continue
 
 
+def output_dir_problem(path: Path) -> str | None:
+    """Why `path` cannot be the library root, or None. Checked before any download, so an
+    unwritable folder fails at once instead of after every track's retries."""
+    if (path.exists() and not path.is_dir()) or any(p.is_file() for p in path.parents):
+        return "not a directory"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".musicdl-probe-", dir=path)
+        os.close(fd)
+        Path(probe).unlink()
+    except OSError as exc:
+        return "cannot write there" + (f": {exc.strerror}" if exc.strerror else "")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
@@ -101,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         return 0
+    problem = output_dir_problem(args.output_dir)
+    if problem:
+        log.error("--output-dir %s: %s", args.output_dir, problem)
+        return 2
     stop = threading.Event()
     _on_signal(stop)
     downloader = Downloader(config, args.output_dir, stop=stop)

@@ -257,3 +257,41 @@ def test_sections_with_every_entry_commented_out_are_empty(tmp_path: Path) -> No
     )
     cfg = load_config(path, ENV)
     assert cfg.items == [] and cfg.overrides == {} and cfg.download.threads == 1
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "config.yaml"
+    config.write_text(f'songs:\n  - "A": "{TRACK}"\n')
+    return subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY), str(config), *args],
+        env=clean_env(
+            **ENV,
+            SPOTIFY_API_URL="http://127.0.0.1:9/v1/",
+            SPOTIFY_TOKEN_URL="http://127.0.0.1:9/api/token",
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_output_dir_that_is_a_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    for target in ("afile", "afile/sub"):
+        proc = run_cli(tmp_path, "-o", target)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr
+        assert lines[0].endswith(f"ERROR   --output-dir {target}: not a directory")
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs a read-only /sys")
+def test_cli_unwritable_output_dir_fails_before_any_download(tmp_path: Path) -> None:
+    # An existing folder we cannot write to used to cost every track max_retries attempts
+    # with backoff (hours for a big library) before failing; root can write almost anywhere,
+    # so this uses /sys, which nobody can.
+    proc = run_cli(tmp_path, "-o", "/sys/kernel")
+    assert proc.returncode == 2, proc.stderr
+    assert "ERROR   --output-dir /sys/kernel: cannot write there: " in proc.stderr
+    assert "Spotify" not in proc.stderr
