@@ -295,3 +295,37 @@ def test_cli_unwritable_output_dir_fails_before_any_download(tmp_path: Path) -> 
     assert proc.returncode == 2, proc.stderr
     assert "ERROR   --output-dir /sys/kernel: cannot write there: " in proc.stderr
     assert "Spotify" not in proc.stderr
+
+
+def test_duplicate_keys_are_an_error_not_a_silent_loss(tmp_path: Path) -> None:
+    # PyYAML keeps the last of two `songs:` sections: every song in the first vanished.
+    message = error_for(
+        tmp_path,
+        f'songs:\n  - a: "{TRACK}"\nalbums: []\nsongs:\n  - b: "{TRACK}"\n',
+    )
+    assert message == (
+        "config.yaml: line 4, column 1: malformed YAML: duplicate key 'songs' (first on line 1)"
+    )
+    nested = error_for(tmp_path, "download:\n  threads: 2\n  threads: 3\n")
+    assert nested == (
+        "config.yaml: line 3, column 3: malformed YAML: duplicate key 'threads' (first on line 2)"
+    )
+    inline = error_for(tmp_path, "download: {threads: 2, threads: 3}\n")
+    assert "duplicate key 'threads' (first on line 1)" in inline
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("x-base: &base\n  threads: 2\ndownload:\n  <<: *base\n  threads: 3\n")
+    message = error_for(tmp_path, path.read_text())
+    assert message.startswith("config.yaml: x-base: unknown key")  # not a duplicate-key error
+
+
+def test_non_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b'download:\n  format: "mp3"\n  output: "\xe9t\xe9/{title}.{output-ext}"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, ENV)
+    assert str(exc.value) == (
+        f"{path}: line 3: not valid UTF-8 (byte 0xe9); save the file as UTF-8"
+    )
