@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mutagen import MutagenError
+
 from core import matching, provider
 from core.cache import TTLLRUCache
 from core.config import Config, Item
@@ -167,7 +169,16 @@ class Downloader:
             if self.dl.overwrite == "skip":
                 return Result(track, SKIPPED, final, "already downloaded")
             if self.dl.overwrite == "metadata":
-                self._retag(track, final)
+                try:
+                    self._retag(track, final)
+                except MutagenError as exc:
+                    return Result(
+                        track,
+                        FAILED,
+                        None,
+                        f"the existing file is not a readable {self.dl.format} file ({exc}); "
+                        "delete it or set overwrite: overwrite to download it again",
+                    )
                 return Result(track, TAGGED, final, "tags rewritten")
         attempts = self.dl.max_retries + 1
         for attempt in range(1, attempts + 1):

@@ -89,3 +89,21 @@ def test_metadata_rewrite_never_leaves_a_half_written_file(
     assert [r.status for r in report.results] == [TAGGED]
     assert final.read_bytes() == b"retagged"
     assert sorted(p.name for p in out.iterdir()) == ["Song.mp3"]
+
+
+def test_metadata_mode_on_a_damaged_file_says_what_to_do(tmp_path: Path) -> None:
+    cfg = config(
+        tmp_path,
+        'download:\n  overwrite: metadata\n  output: "{title}.{output-ext}"\n'
+        'songs:\n  - "S": "https://open.spotify.com/track/t1"\n',
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "Song.mp3").write_bytes(b"garbage, not audio")
+    report = Downloader(cfg, out, spotify=StubSpotify({"t1": TRACK})).run()  # type: ignore[arg-type]
+    assert [r.status for r in report.results] == [FAILED]
+    assert report.results[0].reason.startswith("the existing file is not a readable mp3 file (")
+    assert report.results[0].reason.endswith(
+        "); delete it or set overwrite: overwrite to download it again"
+    )
+    assert (out / "Song.mp3").read_bytes() == b"garbage, not audio"
