@@ -295,6 +295,12 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
             kind, _id = parse_spotify_url(url)
             if kind != "track":
                 raise ValueError(f"{url!r} is a {kind} URL, expected a track URL")
+            target = config.overrides[url]
+            if not re.match(r"https?://[^\s/]+", target.strip()):
+                raise ValueError(
+                    f"{url!r} -> {target!r} is not an http(s) URL "
+                    "(e.g. https://www.youtube.com/watch?v=...)"
+                )
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     except ValueError as exc:

@@ -329,3 +329,12 @@ def test_non_utf8_names_the_line(tmp_path: Path) -> None:
     assert str(exc.value) == (
         f"{path}: line 3: not valid UTF-8 (byte 0xe9); save the file as UTF-8"
     )
+
+
+def test_override_target_must_be_a_web_url(tmp_path: Path) -> None:
+    # It used to pass validation and then fail every download attempt, with backoff.
+    message = error_for(tmp_path, f'overrides:\n  "{TRACK}": "dQw4w9WgXcQ"\n')
+    assert message == (
+        f"config.yaml: overrides: {TRACK!r} -> 'dQw4w9WgXcQ' is not an http(s) URL "
+        "(e.g. https://www.youtube.com/watch?v=...)"
+    )
