@@ -91,6 +91,21 @@ pub fn judge(
     Ok(())
 }
 
+/// The text each regex matched, last word: `found libmp3lame, aac, …`.
+fn matched(output: &str, expect: &[String]) -> String {
+    expect
+        .iter()
+        .filter_map(|e| {
+            Regex::new(e)
+                .ok()?
+                .find(output)
+                .map(|m| m.as_str().trim().to_string())
+        })
+        .map(|m| m.split_whitespace().last().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn sh(
     engine: &Engine,
     image: &str,
@@ -150,7 +165,9 @@ pub fn run_all(engine: &Engine, m: &Manifest, t: &Target) -> Vec<Outcome> {
         let (passed, detail) = match r {
             Err(e) => (false, format!("{e:#}")),
             Ok(r) => match judge(&r.output, r.exit_code, cmd.exit_code, &expect, &exclude) {
-                Ok(()) if expect.len() > 1 => (true, format!("found {}", expect.join(", "))),
+                Ok(()) if expect.len() > 1 => {
+                    (true, format!("found {}", matched(&r.output, &expect)))
+                }
                 Ok(()) => (true, first_line(&r.output)),
                 Err(why) => (false, why),
             },
@@ -458,6 +475,18 @@ mod tests {
             .starts_with("exit code 1"));
         assert!(judge("gcc", 0, 0, &[], &["gcc".into()]).is_err());
         assert!(judge("a", 0, 0, &["a".into(), "b".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn matched_names_what_each_pattern_found() {
+        let out = " A..... aac  AAC\n A....D flac FLAC\n";
+        assert_eq!(
+            matched(
+                out,
+                &["(?m)^ A\\S* aac ".into(), "(?m)^ A\\S* flac ".into()]
+            ),
+            "aac, flac"
+        );
     }
 
     #[test]
