@@ -19,6 +19,7 @@ from types import FrameType
 
 from core.config import ConfigError, load_config
 from core.downloader import Downloader, format_summary
+from core.spotify import SpotifyAuthError
 
 log = logging.getLogger("musicdl")
 
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     downloader = Downloader(config, args.output_dir, stop=stop)
     try:
         report = downloader.run()
+    except SpotifyAuthError as exc:
+        log.error("%s", exc)  # a configuration problem: one line, exit 2
+        return 2
     except OSError as exc:
         log.error("cannot write to %s: %s", args.output_dir, exc)
         return 1

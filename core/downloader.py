@@ -22,7 +22,7 @@ from core.config import Config, Item
 from core.metadata import CoverFetcher, tags_for, write_tags
 from core.paths import PathAllocator, resolve_under, sanitize_component
 from core.playlist import PlaylistEntry, write_m3u8
-from core.spotify import Collection, SpotifyClient, SpotifyError
+from core.spotify import Collection, SpotifyAuthError, SpotifyClient, SpotifyError
 from core.track import Track
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,8 @@ class Downloader:
         for item in self.config.items:
             try:
                 coll = self._expand(item)
+            except SpotifyAuthError:
+                raise  # wrong credentials: every item would fail the same way
             except Exception as exc:  # one bad item must not stop the others
                 reason = (
                     str(exc) if isinstance(exc, SpotifyError) else f"{type(exc).__name__}: {exc}"

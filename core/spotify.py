@@ -35,6 +35,10 @@ class SpotifyError(Exception):
     """A Spotify request failed; the message says which and why."""
 
 
+class SpotifyAuthError(SpotifyError):
+    """The token endpoint rejected the client id/secret: no request can work."""
+
+
 class RateLimitError(SpotifyError):
     """Spotify asked us to wait longer than the configured cap."""
 
@@ -179,6 +183,14 @@ class SpotifyClient:
                 )
                 self.sleep(retry_after)
             except SpotifyOauthError as exc:
+                if exc.error in ("invalid_client", "unauthorized_client"):
+                    detail = exc.error + (
+                        f": {exc.error_description}" if exc.error_description else ""
+                    )
+                    raise SpotifyAuthError(
+                        f"Spotify rejected the credentials ({detail}): check "
+                        "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+                    ) from None
                 raise SpotifyError(
                     f"Spotify login failed ({exc.error}): check SPOTIFY_CLIENT_ID/SECRET"
                 ) from None

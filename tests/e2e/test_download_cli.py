@@ -404,3 +404,25 @@ def test_ctrl_c_and_sigterm_stop_promptly_and_the_next_run_finishes(
     done = run_download(config, out, world.env())
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list(out.rglob("*.mp3"))) == 3
+
+
+def test_wrong_credentials_are_one_line_and_exit_2(world: World, tmp_path: Path) -> None:
+    # Each item used to fail on its own with the same login error (500 items, 500 lines)
+    # and the run exited 1 as if some downloads had failed.
+    config = world.write_config(
+        tmp_path / "config.yaml",
+        {"format": "mp3"},
+        songs=[{"Duet": world.url("track", "song")}],
+        albums=[{"First": world.url("album", "album")}],
+    )
+    env = world.env() | {"SPOTIFY_CLIENT_SECRET": "wrong"}
+    proc = run_download(config, tmp_path / "out", env)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].endswith(
+        "Spotify rejected the credentials (invalid_client: Invalid client): check "
+        "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+    )
+    assert "Traceback" not in proc.stderr
+    assert "Summary" not in proc.stdout

@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 from spotipy import SpotifyException
+from spotipy.oauth2 import SpotifyOauthError
 
 from core.cache import TTLLRUCache
-from core.spotify import RateLimitError, SpotifyClient, SpotifyError, track_from_api
+from core.spotify import (
+    RateLimitError,
+    SpotifyAuthError,
+    SpotifyClient,
+    SpotifyError,
+    track_from_api,
+)
 
 FULL_TRACK: dict[str, Any] = {
     "id": "abc",
@@ -132,3 +139,11 @@ def test_429_retry_after_zero_forever_gives_up_saying_why() -> None:
     assert str(exc.value) == (
         "Spotify album a: still rate limited (HTTP 429) after 5 waits; try again later"
     )
+
+
+def test_rejected_credentials_are_a_distinct_error() -> None:
+    def fn() -> None:
+        raise SpotifyOauthError("bad", error="invalid_client", error_description="Invalid client")
+
+    with pytest.raises(SpotifyAuthError, match=r"Spotify rejected the credentials"):
+        client([])._call("track x", fn)
