@@ -322,7 +322,13 @@ class Downloader:
                     )
                 )
             path = self.output_dir / name
-            write_m3u8(path, entries)
+            try:
+                write_m3u8(path, entries)
+            except OSError as exc:  # e.g. disk full: keep the summary and the other playlists
+                reason = f"cannot write {path}: {exc.strerror or exc}"
+                log.error("playlist %r: %s", item.name, reason)
+                report.item_failures.append((f"playlist {item.name}", reason))
+                continue
             report.playlists.append(path)
             log.info("playlist written: %s (%d of %d tracks)", path, len(entries), len(coll.tracks))
         return report

@@ -107,3 +107,40 @@ def test_metadata_mode_on_a_damaged_file_says_what_to_do(tmp_path: Path) -> None
         "); delete it or set overwrite: overwrite to download it again"
     )
     assert (out / "Song.mp3").read_bytes() == b"garbage, not audio"
+
+
+def test_a_playlist_that_cannot_be_written_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Disk full while writing the first .m3u8: the OSError escaped run(), so the summary
+    # was lost and the other playlists were never attempted.
+    cfg = config(
+        tmp_path,
+        'download:\n  output: "{title}.{output-ext}"\n'
+        "playlists:\n"
+        '  - "Full": "https://open.spotify.com/playlist/full"\n'
+        '  - "Fine": "https://open.spotify.com/playlist/fine"\n',
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "Song.mp3").write_bytes(b"already here")
+
+    class Playlists(StubSpotify):
+        def playlist(self, playlist_id: str) -> Collection:
+            return Collection("playlist", playlist_id.title(), "", [TRACK])
+
+    real = dl_mod.write_m3u8
+
+    def write(path: Path, entries: list[Any]) -> None:
+        if path.name == "Full.m3u8":
+            raise OSError(28, "No space left on device")
+        real(path, entries)
+
+    monkeypatch.setattr(dl_mod, "write_m3u8", write)
+    report = Downloader(cfg, out, spotify=Playlists({})).run()  # type: ignore[arg-type]
+    assert [r.status for r in report.results] == ["skipped"]
+    assert report.item_failures == [
+        ("playlist Full", f"cannot write {out / 'Full.m3u8'}: No space left on device")
+    ]
+    assert report.playlists == [out / "Fine.m3u8"]
+    assert (out / "Fine.m3u8").is_file() and not (out / "Full.m3u8").exists()
