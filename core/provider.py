@@ -134,6 +134,13 @@ def search(provider: str, track: Track, limit: int = 10) -> list[Candidate]:
     return out
 
 
+def download_failure(message: str) -> str:
+    """The ProviderError text for a yt-dlp download error."""
+    if "aria2c exited with code 9" in message:
+        return "download failed: not enough disk space (aria2c exited with code 9)"
+    return f"download failed: {message}"
+
+
 def download_audio(url: str, workdir: Path, fmt: str, bitrate: str, retries: int = 2) -> Path:
     """Download the best audio of `url` into `workdir` and convert it to `fmt` with ffmpeg.
     Returns the converted file (still inside `workdir`)."""
@@ -161,10 +168,8 @@ def download_audio(url: str, workdir: Path, fmt: str, bitrate: str, retries: int
     try:
         with yt_dlp.YoutubeDL(opts) as ydl:
             ydl.extract_info(url, download=True)
-    except DownloadError as exc:
-        raise ProviderError(f"download failed: {exc}") from None
-    except OSError as exc:
-        raise ProviderError(f"download failed: {exc}") from None
+    except (DownloadError, OSError) as exc:
+        raise ProviderError(download_failure(str(exc))) from None
     out = workdir / f"audio.{ext}"
     if not out.is_file() or out.stat().st_size == 0:
         raise ProviderError(f"conversion to {fmt} produced no file")
