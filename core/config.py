@@ -89,6 +89,8 @@ class DownloadSettings(BaseModel):
     def _bitrate(cls, v: object) -> str:
         if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]{1,3}k", v):
             raise ValueError(f"{v!r} is not a bitrate like 128k, 192k or 320k")
+        if not 32 <= int(v[:-1]) <= 512:  # what every lossy encoder we use accepts
+            raise ValueError(f"{v!r} is not between 32k and 512k")
         return v
 
     @field_validator("output")

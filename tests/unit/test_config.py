@@ -338,3 +338,10 @@ def test_override_target_must_be_a_web_url(tmp_path: Path) -> None:
         f"config.yaml: overrides: {TRACK!r} -> 'dQw4w9WgXcQ' is not an http(s) URL "
         "(e.g. https://www.youtube.com/watch?v=...)"
     )
+
+
+@pytest.mark.parametrize("bitrate", ["9999k", "16k", "1000k"])
+def test_bitrate_out_of_any_encoders_range_is_rejected(tmp_path: Path, bitrate: str) -> None:
+    # 9999k passed validation and then every opus/ogg conversion failed, after retries.
+    message = error_for(tmp_path, f'download:\n  bitrate: "{bitrate}"\n')
+    assert message == f"config.yaml: download.bitrate: {bitrate!r} is not between 32k and 512k"
