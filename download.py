@@ -8,6 +8,7 @@ Exit codes: 0 everything succeeded, 1 some items failed, 2 invalid configuration
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import signal
@@ -99,6 +100,19 @@ def output_dir_problem(path: Path) -> str | None:
     return None
 
 
+def lock_library(path: Path) -> int | None:
+    """Hold an exclusive lock on the library folder itself for this run (released when the
+    process ends, however it ends; no lock file is left behind). None when another run
+    holds it: that run's in-flight temp folders would look stale to us and be deleted."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
@@ -121,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     problem = output_dir_problem(args.output_dir)
     if problem:
         log.error("--output-dir %s: %s", args.output_dir, problem)
+        return 2
+    lock = lock_library(args.output_dir)
+    if lock is None:
+        log.error(
+            "--output-dir %s: another musicdl run is using it; try again when it ends",
+            args.output_dir,
+        )
         return 2
     stop = threading.Event()
     _on_signal(stop)

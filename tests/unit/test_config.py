@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -345,3 +347,27 @@ def test_bitrate_out_of_any_encoders_range_is_rejected(tmp_path: Path, bitrate: 
     # 9999k passed validation and then every opus/ogg conversion failed, after retries.
     message = error_for(tmp_path, f'download:\n  bitrate: "{bitrate}"\n')
     assert message == f"config.yaml: download.bitrate: {bitrate!r} is not between 32k and 512k"
+
+
+def test_cli_refuses_a_second_run_on_the_same_library(tmp_path: Path) -> None:
+    # A second run (an overlapping cron job) deleted the first run's in-flight temp
+    # folders as "stale" at start-up, failing its downloads.
+    out = tmp_path / "out"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)  # what a running download.py holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (out / "Band").mkdir()
+        (out / "Band" / ".musicdl-tmp-inflight").mkdir()
+        proc = run_cli(tmp_path, "-o", str(out))
+    finally:
+        os.close(held)
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"ERROR   --output-dir {out}: another musicdl run is using it; try again when it ends"
+        )
+    )
+    assert (out / "Band" / ".musicdl-tmp-inflight").is_dir()
