@@ -15,8 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictFloat,
-    StrictInt,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -68,21 +66,39 @@ class DownloadSettings(BaseModel):
 
     client_id: str | None = None
     client_secret: str | None = None
-    threads: StrictInt = Field(default=1, ge=1, le=64)
-    max_retries: StrictInt = Field(default=5, ge=0, le=50)
-    retry_backoff: StrictFloat = Field(default=1.0, ge=0, le=600)
+    threads: int = Field(default=1, ge=1, le=64)
+    max_retries: int = Field(default=5, ge=0, le=50)
+    retry_backoff: float = Field(default=1.0, ge=0, le=600)
     format: Literal["mp3", "m4a", "flac", "opus", "ogg", "wav"] = "mp3"
     bitrate: str = "128k"
     output: str = DEFAULT_OUTPUT
     audio_providers: list[Literal["youtube-music", "youtube"]] = Field(
         default_factory=lambda: list(PROVIDERS), min_length=1
     )
-    cache_max_size: StrictInt = Field(default=1000, ge=1)
-    cache_ttl: StrictFloat = Field(default=3600, ge=0)
+    cache_max_size: int = Field(default=1000, ge=1)
+    cache_ttl: float = Field(default=3600, ge=0)
     overwrite: Literal["skip", "overwrite", "metadata"] = "skip"
-    rate_limit_max_wait: StrictFloat = Field(default=60, ge=0)
-    min_score: StrictFloat = Field(default=0.6, ge=0, le=1)
-    search_limit: StrictInt = Field(default=10, ge=1, le=50)
+    rate_limit_max_wait: float = Field(default=60, ge=0)
+    min_score: float = Field(default=0.6, ge=0, le=1)
+    search_limit: int = Field(default=10, ge=1, le=50)
+
+    @field_validator(
+        "threads",
+        "max_retries",
+        "retry_backoff",
+        "cache_max_size",
+        "cache_ttl",
+        "rate_limit_max_wait",
+        "min_score",
+        "search_limit",
+        mode="before",
+    )
+    @classmethod
+    def _not_a_boolean(cls, v: object) -> object:
+        # pydantic's lax mode reads YAML `true` as 1; "4" (quoted) stays accepted.
+        if isinstance(v, bool):
+            raise ValueError(f"{str(v).lower()} is not a number")
+        return v
 
     @field_validator("bitrate", mode="before")
     @classmethod
