@@ -23,6 +23,8 @@ def render_m3u8(playlist_path: Path, entries: list[PlaylistEntry]) -> str:
     for e in entries:
         label = f"{e.artist} - {e.title}".replace("\n", " ").replace("\r", " ")
         rel = Path(os.path.relpath(e.path, base)).as_posix()
+        if rel.startswith("#"):
+            rel = "./" + rel  # a line starting with '#' is a comment/directive in M3U
         lines += [f"#EXTINF:{e.duration_s},{label}", rel]
     return "\n".join(lines) + "\n"
 

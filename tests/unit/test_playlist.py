@@ -42,3 +42,18 @@ def test_rewrite_replaces_the_old_playlist(tmp_path: Path) -> None:
     write_m3u8(playlist, [PlaylistEntry(tmp_path / "a.mp3", 1, "X", "Y")])
     write_m3u8(playlist, [])
     assert playlist.read_text() == "#EXTM3U\n"
+
+
+def test_a_path_starting_with_hash_is_not_read_as_a_comment(tmp_path: Path) -> None:
+    # In M3U a line starting with '#' is a comment or directive: the artist "#1 Dads"
+    # (default template: artist folder first) vanished from every player's playlist.
+    entries = [
+        PlaylistEntry(
+            tmp_path / "#1 Dads" / "So Soldiers" / "01 - Return.mp3", 200, "#1 Dads", "Return"
+        )
+    ]
+    playlist = tmp_path / "Mix.m3u8"
+    write_m3u8(playlist, entries)
+    assert playlist.read_text(encoding="utf-8").splitlines()[2] == (
+        "./#1 Dads/So Soldiers/01 - Return.mp3"
+    )
