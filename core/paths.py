@@ -122,8 +122,9 @@ class PathAllocator:
 
 
 def resolve_under(root: Path, relative: PurePosixPath) -> Path:
-    """Join and make sure the result stays inside `root`."""
-    path = (root / Path(*relative.parts)).resolve()
-    if not path.is_relative_to(root.resolve()):
+    """Join and make sure the result stays inside `root`. The check is on the path as
+    written, not on where symlinks lead: a folder inside the library may be a symlink to
+    another disk."""
+    if relative.is_absolute() or any(part in ("", ".", "..") for part in relative.parts):
         raise ValueError(f"output path {relative} escapes {root}")
-    return path
+    return root.resolve() / Path(*relative.parts)

@@ -108,3 +108,17 @@ def test_resolve_under_stays_inside(tmp_path: Path) -> None:
     assert resolve_under(tmp_path, PurePosixPath("a/b.mp3")) == tmp_path.resolve() / "a/b.mp3"
     with pytest.raises(ValueError):
         resolve_under(tmp_path, PurePosixPath("../x.mp3"))
+
+
+def test_resolve_under_allows_a_symlinked_folder_inside_the_library(tmp_path: Path) -> None:
+    # An artist folder symlinked to another disk made resolve() leave the root, and the
+    # ValueError ended the whole run with a traceback.
+    root, elsewhere = tmp_path / "library", tmp_path / "other-disk"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "Band").symlink_to(elsewhere, target_is_directory=True)
+    got = resolve_under(root, PurePosixPath("Band/Album/01 - Song.mp3"))
+    assert got == root.resolve() / "Band" / "Album" / "01 - Song.mp3"
+    for bad in ("../x.mp3", "a/../../x.mp3", "/etc/x.mp3"):
+        with pytest.raises(ValueError):
+            resolve_under(root, PurePosixPath(bad))
