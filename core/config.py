@@ -156,7 +156,10 @@ def _items(raw: Any, section: str, kind: str) -> list[Item]:
         try:
             got_kind, spotify_id = parse_spotify_url(url)
         except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+            hint = ""
+            if isinstance(name, str) and SPOTIFY_URL_RE.match(name.strip()):
+                hint = ' (name and URL swapped? write - "name": "url")'
+            raise ConfigError(f"{where}: {exc}{hint}") from None
         if got_kind != kind:
             raise ConfigError(f"{where}: {url!r} is a {got_kind} URL, expected a {kind} URL")
         items.append(Item(name=str(name), url=url, kind=kind, id=spotify_id))

@@ -377,3 +377,11 @@ def test_cli_refuses_a_second_run_on_the_same_library(tmp_path: Path) -> None:
         )
     )
     assert (out / "Band" / ".musicdl-tmp-inflight").is_dir()
+
+
+def test_swapped_name_and_url_get_a_hint(tmp_path: Path) -> None:
+    message = error_for(tmp_path, f'songs:\n  - "{TRACK}": "My Song"\n')
+    assert message == (
+        "config.yaml: songs[0]: 'My Song' is not a Spotify track/album/artist/playlist URL "
+        '(name and URL swapped? write - "name": "url")'
+    )
