@@ -61,7 +61,7 @@ COPY --from=aria2 /opt/aria2/bin/aria2c /usr/local/bin/
 COPY --from=builder /opt/venv /opt/venv
 COPY docker/musicdl-entrypoint /usr/local/bin/musicdl-entrypoint
 COPY config.yaml /scripts/config.yaml
-COPY download.py /app/download.py
+COPY download.py config.yaml /app/
 COPY core/ /app/core/
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1 \

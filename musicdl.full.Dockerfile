@@ -41,7 +41,7 @@ RUN groupadd --gid "${APP_GID}" musicdl \
 COPY --from=builder /opt/venv /opt/venv
 COPY docker/musicdl-entrypoint /usr/local/bin/musicdl-entrypoint
 COPY config.yaml /scripts/config.yaml
-COPY download.py /app/download.py
+COPY download.py config.yaml /app/
 COPY core/ /app/core/
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
