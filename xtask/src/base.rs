@@ -195,7 +195,8 @@ fn build_standin(
         .arg(r#"--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin"#)
         .arg(&m.standins.suite)
         .arg(&rootfs)
-        .arg(&m.standins.mirror);
+        .arg(&m.standins.mirror)
+        .args(&m.standins.extra_sources);
         run_streaming(c, "mmdebstrap")?;
     } else if let Ok(db) = which::which("debootstrap") {
         let root = dir.join("rootfs");

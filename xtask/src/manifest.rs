@@ -43,6 +43,9 @@ pub struct Compare {
 pub struct Standins {
     pub suite: String,
     pub mirror: String,
+    /// More apt source lines (updates, security) for the stand-in's apt.
+    #[serde(default)]
+    pub extra_sources: Vec<String>,
     #[serde(flatten)]
     pub kinds: BTreeMap<String, Standin>,
 }
