@@ -1,6 +1,11 @@
 //! `cargo xtask release-docs [--check]`: write measured sizes into the marked
 //! blocks of the docs. The block is a pure function of the images (their
 //! Created date and revision label), so a second run changes nothing.
+//!
+//! `--check` rebuilds what is stale and measures again, on whatever machine it
+//! runs: Debian may have shipped a fix since the docs were written, which moves
+//! sizes by a few kilobytes. So sizes and ratios count as equal within
+//! [`SIZE_TOLERANCE`]; every other cell must match exactly.
 
 use std::path::Path;
 
@@ -15,6 +20,8 @@ use crate::size::{self, Measured};
 pub const START: &str = "<!-- release-docs:sizes:start -->";
 pub const END: &str = "<!-- release-docs:sizes:end -->";
 pub const FILES: [&str; 2] = ["README.md", "truenas-scale-deployment.md"];
+/// Relative difference under which a documented size still describes the image.
+pub const SIZE_TOLERANCE: f64 = 0.01;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DocsArgs {
@@ -79,6 +86,53 @@ pub fn replace_block(file: &str, text: &str, block: &str) -> Result<String> {
     Ok(format!("{}\n{}{}", &text[..after], block, &text[end..]))
 }
 
+/// The text between the markers, as `replace_block` writes it.
+fn current_block<'a>(file: &str, text: &'a str) -> Result<&'a str> {
+    let start = text
+        .find(START)
+        .with_context(|| format!("{file}: marker {START} not found"))?;
+    let after = start + START.len();
+    let end = text[after..]
+        .find(END)
+        .with_context(|| format!("{file}: marker {END} not found after {START}"))?;
+    Ok(text[after..after + end].trim_start_matches('\n'))
+}
+
+/// A table cell as a number, when it is a size (`193.5 MB`) or a ratio (`0.12`).
+fn numeric_cell(cell: &str) -> Option<f64> {
+    cell.trim().trim_end_matches(" MB").parse().ok()
+}
+
+fn cells_agree(documented: &str, measured: &str) -> bool {
+    match (numeric_cell(documented), numeric_cell(measured)) {
+        (Some(d), Some(m)) => (d - m).abs() <= SIZE_TOLERANCE * d.abs().max(m.abs()) + 0.01,
+        _ => documented.trim() == measured.trim(),
+    }
+}
+
+/// The differences between a documented and a measured block, one line each;
+/// empty when they agree (sizes and ratios within [`SIZE_TOLERANCE`]).
+pub fn differences(documented: &str, measured: &str) -> Vec<String> {
+    let doc: Vec<&str> = documented.lines().collect();
+    let new: Vec<&str> = measured.lines().collect();
+    if doc.len() != new.len() {
+        return vec![format!(
+            "the docs list {} lines, the measurement {}",
+            doc.len(),
+            new.len()
+        )];
+    }
+    doc.iter()
+        .zip(&new)
+        .filter(|(d, n)| {
+            let dc: Vec<&str> = d.split('|').collect();
+            let nc: Vec<&str> = n.split('|').collect();
+            dc.len() != nc.len() || dc.iter().zip(&nc).any(|(a, b)| !cells_agree(a, b))
+        })
+        .map(|(d, n)| format!("documented: {d}\n    measured: {n}"))
+        .collect()
+}
+
 /// Rewrite (or, with `check`, compare) one file. Returns true when it changed.
 pub fn update(path: &Path, block: &str, check: bool) -> Result<bool> {
     let name = path
@@ -91,7 +145,14 @@ pub fn update(path: &Path, block: &str, check: bool) -> Result<bool> {
         return Ok(false);
     }
     if check {
-        bail!("{name}: the sizes block is stale\n  hint: run cargo xtask release-docs");
+        let stale = differences(current_block(&name, &text)?, block);
+        if stale.is_empty() {
+            return Ok(false);
+        }
+        bail!(
+            "{name}: the sizes block is stale\n  {}\n  hint: run cargo xtask release-docs",
+            stale.join("\n  ")
+        );
     }
     write_atomic(path, &new)?;
     Ok(true)
@@ -239,6 +300,29 @@ mod tests {
         assert!(!update(&p, &block, true).unwrap());
         assert!(!update(&p, &block, false).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn check_tolerates_a_size_drift_within_one_percent_only() {
+        let documented = render(&rows());
+        let mut drifted = rows();
+        drifted[1].size += drifted[1].size / 200;
+        assert!(differences(&documented, &render(&drifted)).is_empty());
+        drifted[1].size += drifted[1].size / 20;
+        let stale = differences(&documented, &render(&drifted));
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].contains("documented: | slim"), "{stale:?}");
+    }
+
+    #[test]
+    fn check_wants_base_and_revision_exactly() {
+        let documented = render(&rows());
+        let mut other = rows();
+        other[1].base = "python:3.12-bookworm (official, Python 3.12.8)".into();
+        assert_eq!(differences(&documented, &render(&other)).len(), 1);
+        let mut other = rows();
+        other[0].revision = "0123456789ab".into();
+        assert_eq!(differences(&documented, &render(&other)).len(), 1);
     }
 
     #[test]
