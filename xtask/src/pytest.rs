@@ -4,7 +4,6 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use regex::Regex;
 
 use crate::engine::{Engine, RunSpec};
 use crate::report::Outcome;
@@ -17,36 +16,37 @@ pub struct Counts {
     pub skipped: u64,
 }
 
-/// Count testcases and their failure/error/skipped children.
-pub fn parse_junit(xml: &str) -> Counts {
-    let case = Regex::new(r"(?s)<testcase\b[^>]*?(/>|>(.*?)</testcase>)").expect("static regex");
-    let mut c = Counts::default();
-    for m in case.captures_iter(xml) {
-        c.tests += 1;
-        let body = m.get(2).map(|b| b.as_str()).unwrap_or("");
-        if body.contains("<failure") {
-            c.failures += 1;
-        } else if body.contains("<error") {
-            c.errors += 1;
-        } else if body.contains("<skipped") {
-            c.skipped += 1;
-        }
-    }
-    c
+/// What one JUnit report says: the counts, and the failing cases by name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Junit {
+    pub counts: Counts,
+    pub failing: Vec<String>,
 }
 
-fn failing_cases(xml: &str) -> Vec<String> {
-    let case = Regex::new(r"(?s)<testcase\b([^>]*[^/])>(.*?)</testcase>").expect("static regex");
-    let attr = |attrs: &str, key: &str| -> String {
-        let re = Regex::new(&format!(r#"\b{key}="([^"]*)""#)).expect("static regex");
-        re.captures(attrs)
-            .map(|c| c[1].to_string())
-            .unwrap_or_default()
-    };
-    case.captures_iter(xml)
-        .filter(|m| m[2].contains("<failure") || m[2].contains("<error"))
-        .map(|m| format!("{}::{}", attr(&m[1], "classname"), attr(&m[1], "name")))
-        .collect()
+/// Count testcases and their failure/error/skipped children.
+pub fn parse_junit(xml: &str) -> Result<Junit> {
+    let doc = roxmltree::Document::parse(xml).context("the JUnit XML does not parse")?;
+    let mut junit = Junit::default();
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        junit.counts.tests += 1;
+        let has = |tag: &str| case.children().any(|c| c.has_tag_name(tag));
+        if has("failure") {
+            junit.counts.failures += 1;
+        } else if has("error") {
+            junit.counts.errors += 1;
+        } else if has("skipped") {
+            junit.counts.skipped += 1;
+            continue;
+        } else {
+            continue;
+        }
+        junit.failing.push(format!(
+            "{}::{}",
+            case.attribute("classname").unwrap_or_default(),
+            case.attribute("name").unwrap_or_default()
+        ));
+    }
+    Ok(junit)
 }
 
 fn file_from_tar(tar_bytes: &[u8]) -> Result<String> {
@@ -104,14 +104,18 @@ pub fn run_suite(engine: &Engine, variant: &str, test_image: &str, suite: &str) 
         Ok(r) => {
             let _ = std::fs::create_dir_all("target/xtask/logs");
             let _ = std::fs::write(&log_path, &r.output);
-            let xml = r.copied.as_deref().map(file_from_tar);
-            match xml {
+            let junit = r
+                .copied
+                .as_deref()
+                .map(|tar| file_from_tar(tar).and_then(|xml| parse_junit(&xml)));
+            match junit {
                 None | Some(Err(_)) => {
                     o.detail = format!("no JUnit XML (exit code {}); log: {log_path}", r.exit_code);
                 }
-                Some(Ok(xml)) => {
-                    let c = parse_junit(&xml);
-                    let bad = failing_cases(&xml);
+                Some(Ok(Junit {
+                    counts: c,
+                    failing: bad,
+                })) => {
                     o.passed = r.exit_code == 0 && c.tests > 0 && c.failures == 0 && c.errors == 0;
                     o.detail = format!(
                         "{} tests, {} failed, {} errors, {} skipped",
@@ -156,7 +160,7 @@ mod tests {
     #[test]
     fn counts_cases() {
         assert_eq!(
-            parse_junit(XML),
+            parse_junit(XML).unwrap().counts,
             Counts {
                 tests: 4,
                 failures: 1,
@@ -165,7 +169,10 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_junit("<testsuites><testsuite tests=\"0\"/></testsuites>").tests,
+            parse_junit("<testsuites><testsuite tests=\"0\"/></testsuites>")
+                .unwrap()
+                .counts
+                .tests,
             0
         );
     }
@@ -173,8 +180,13 @@ mod tests {
     #[test]
     fn names_failing_cases() {
         assert_eq!(
-            failing_cases(XML),
+            parse_junit(XML).unwrap().failing,
             vec!["tests.unit.test_a::test_bad", "tests.unit.test_b::test_err"]
         );
+    }
+
+    #[test]
+    fn a_truncated_report_is_an_error_not_zero_tests() {
+        assert!(parse_junit("<testsuites><testsuite><testcase name=\"a\"").is_err());
     }
 }

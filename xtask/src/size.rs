@@ -46,14 +46,27 @@ pub fn shorten(created_by: &str, max: usize) -> String {
                 .map(|r| format!("RUN {}", r.trim()))
                 .unwrap_or_else(|| s.to_string())
         });
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let digest = regex::Regex::new(r"\b(file|dir|multi):([0-9a-f]{12})[0-9a-f]{52}\b")
-        .expect("static regex");
-    let s = digest.replace_all(&s, "$1:$2").into_owned();
+    let s = s
+        .split_whitespace()
+        .map(short_digest)
+        .collect::<Vec<_>>()
+        .join(" ");
     if s.chars().count() > max {
         format!("{}…", s.chars().take(max - 1).collect::<String>())
     } else {
         s
+    }
+}
+
+/// `dir:<64 hex digits>` (how the classic builder names a COPY source) -> `dir:<12>`.
+fn short_digest(word: &str) -> &str {
+    match word.split_once(':') {
+        Some(("file" | "dir" | "multi", hex))
+            if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            &word[..word.len() - 52]
+        }
+        _ => word,
     }
 }
 
