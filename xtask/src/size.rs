@@ -404,6 +404,15 @@ mod tests {
             shorten("|2 A=1 B=2 /bin/sh -c apt-get x", 70),
             "RUN apt-get x"
         );
+        let digest = "308e9f77afb8".to_string() + &"0".repeat(52);
+        assert_eq!(
+            shorten(
+                &format!("/bin/sh -c #(nop) COPY dir:{digest} in /opt/venv "),
+                70
+            ),
+            "COPY dir:308e9f77afb8 in /opt/venv"
+        );
+        assert_eq!(shorten("COPY dir:abc in /x", 70), "COPY dir:abc in /x");
     }
 
     #[test]
