@@ -188,8 +188,8 @@ class SpotifyClient:
                         f": {exc.error_description}" if exc.error_description else ""
                     )
                     raise SpotifyAuthError(
-                        f"Spotify rejected the credentials ({detail}): check "
-                        "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+                        f"Spotify login failed: the credentials were rejected ({detail}); "
+                        "check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
                     ) from None
                 raise SpotifyError(
                     f"Spotify login failed ({exc.error}): check SPOTIFY_CLIENT_ID/SECRET"

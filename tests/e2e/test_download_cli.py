@@ -421,8 +421,8 @@ def test_wrong_credentials_are_one_line_and_exit_2(world: World, tmp_path: Path)
     errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1, proc.stderr
     assert errors[0].endswith(
-        "Spotify rejected the credentials (invalid_client: Invalid client): check "
-        "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+        "Spotify login failed: the credentials were rejected (invalid_client: Invalid "
+        "client); check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
     )
     assert "Traceback" not in proc.stderr
     assert "Summary" not in proc.stdout

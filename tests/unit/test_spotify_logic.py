@@ -145,5 +145,7 @@ def test_rejected_credentials_are_a_distinct_error() -> None:
     def fn() -> None:
         raise SpotifyOauthError("bad", error="invalid_client", error_description="Invalid client")
 
-    with pytest.raises(SpotifyAuthError, match=r"Spotify rejected the credentials"):
+    with pytest.raises(
+        SpotifyAuthError, match=r"^Spotify login failed: the credentials were rejected"
+    ):
         client([])._call("track x", fn)
