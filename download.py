@@ -166,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C before the download started: nothing to clean up
+        print("musicdl: interrupted", file=sys.stderr)
+        sys.exit(130)
     if threading.active_count() > 1:
         # Interrupted with downloads still in flight: their threads may block for minutes on
         # a stalled connection, and the interpreter would wait for them at exit. Every file

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -385,3 +387,28 @@ def test_swapped_name_and_url_get_a_hint(tmp_path: Path) -> None:
         "config.yaml: songs[0]: 'My Song' is not a Spotify track/album/artist/playlist URL "
         '(name and URL swapped? write - "name": "url")'
     )
+
+
+def test_cli_ctrl_c_while_reading_the_config_is_one_line(tmp_path: Path) -> None:
+    # Ctrl-C before the download started (here: the config is a FIFO nobody writes to, so
+    # reading it blocks) printed a KeyboardInterrupt traceback.
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, str(DOWNLOAD_PY), str(fifo), "-o", str(tmp_path / "out")],
+        env=clean_env(**ENV),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)  # imported and blocked in open()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("interrupted")
