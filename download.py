@@ -115,6 +115,9 @@ def lock_library(path: Path) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a non-UTF-8 console must not crash the summary
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S"
     )

@@ -412,3 +412,25 @@ def test_cli_ctrl_c_while_reading_the_config_is_one_line(tmp_path: Path) -> None
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].endswith("interrupted")
+
+
+def test_cli_summary_survives_a_terminal_that_is_not_utf8(tmp_path: Path) -> None:
+    # On a latin-1/cp1252 console the summary's print() raised UnicodeEncodeError after the
+    # whole run: a traceback instead of the table. Here the failure line has an emoji.
+    config = tmp_path / "config.yaml"
+    config.write_text(f'songs:\n  - "Café ☕": "{TRACK}"\n', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+        env=clean_env(
+            **ENV,
+            PYTHONIOENCODING="latin-1",
+            SPOTIFY_API_URL="http://127.0.0.1:9/v1/",
+            SPOTIFY_TOKEN_URL="http://127.0.0.1:9/api/token",
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stderr
+    assert b"  track Caf\xe9 \\u2615: Spotify track" in proc.stdout
