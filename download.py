@@ -113,6 +113,18 @@ def lock_library(path: Path) -> int | None:
     return fd
 
 
+def _print(text: str, what: str) -> None:
+    """print() to stdout; a closed pipe (`| head`) or a full disk is one error line."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        log.error("cannot print %s: %s", what, exc.strerror or exc)
+        # keep the interpreter's exit-time flush of stdout from failing again, loudly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):
@@ -130,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)  # one line, no traceback
         return 2
     if not config.items:
-        print(
+        _print(
             f"nothing to do: {args.config} lists no songs, albums, artists or playlists",
-            flush=True,
+            "the summary",
         )
         return 0
     problem = output_dir_problem(args.output_dir)
@@ -164,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         downloader.abandon()
         log.error("interrupted; finished files are kept, the next run continues from there")
         return 143 if isinstance(exc, Terminated) else 130
-    print(format_summary(report))
+    _print(format_summary(report), "the summary")
     return 1 if report.failed else 0
 
 

@@ -434,3 +434,35 @@ def test_cli_summary_survives_a_terminal_that_is_not_utf8(tmp_path: Path) -> Non
     assert proc.returncode == 1
     assert b"Traceback" not in proc.stderr
     assert b"  track Caf\xe9 \\u2615: Spotify track" in proc.stdout
+
+
+def test_cli_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # `download.py | head -3`, or stdout on a full disk: printing the summary raised
+    # BrokenPipeError/OSError with a traceback, and the exit code no longer told the truth.
+    config = tmp_path / "config.yaml"
+    config.write_text(f'songs:\n  - "A": "{TRACK}"\n')
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read what the summary prints
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+            env=clean_env(
+                **ENV,
+                SPOTIFY_API_URL="http://127.0.0.1:9/v1/",
+                SPOTIFY_TOKEN_URL="http://127.0.0.1:9/api/token",
+            ),
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1  # the Spotify item failed: that is still the exit code
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith("ERROR   cannot print the summary: Broken pipe")
+    )
