@@ -329,6 +329,12 @@ checks:
     - {name: py, run: [python, --version], expect: "^Python {python_version}"}
 "#;
 
+    #[test]
+    fn the_shipped_images_yaml_is_valid() {
+        let m = Manifest::parse(include_str!("../../images.yaml")).unwrap();
+        assert!(m.variants.contains_key("slim") && m.variants.contains_key("full"));
+    }
+
     fn err(text: &str) -> String {
         Manifest::parse(text).unwrap_err().to_string()
     }
