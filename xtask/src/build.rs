@@ -94,17 +94,23 @@ pub struct GitInfo {
     pub version: String,
 }
 
+/// `git ARGS… [-- PATHS…]` in UTC, trimmed; None when git fails or prints nothing
+/// (no git, not a checkout): labels then say "unknown" rather than failing a build.
+fn git(args: &[&str], paths: &[String]) -> Option<String> {
+    let sh = Shell::new().ok()?;
+    let separator = (!paths.is_empty()).then_some("--");
+    let out = cmd!(sh, "git {args...} {separator...} {paths...}")
+        .env("TZ", "UTC")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?;
+    let out = out.trim().to_string();
+    (!out.is_empty()).then_some(out)
+}
+
 pub fn git_info() -> GitInfo {
-    let q = |args: &[&str]| -> Option<String> {
-        let sh = Shell::new().ok()?;
-        let out = cmd!(sh, "git {args...}")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok()?;
-        let out = out.trim().to_string();
-        (!out.is_empty()).then_some(out)
-    };
+    let q = |args: &[&str]| git(args, &[]);
     let mut revision = q(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
     if q(&["status", "--porcelain"]).is_some() {
         revision.push_str("-dirty");
@@ -127,18 +133,7 @@ pub struct SourceRevision {
 
 pub fn source_revision(root: &Path, dockerfile: &str) -> SourceRevision {
     let names = context::top_level(root, Some(dockerfile)).unwrap_or_default();
-    let q = |args: &[&str]| -> Option<String> {
-        let sh = Shell::new().ok()?;
-        let names = &names;
-        let out = cmd!(sh, "git {args...} -- {names...}")
-            .env("TZ", "UTC")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok()?;
-        let out = out.trim().to_string();
-        (!out.is_empty()).then_some(out)
-    };
+    let q = |args: &[&str]| git(args, &names);
     let log = q(&[
         "log",
         "-1",
@@ -387,6 +382,20 @@ pub fn run(root: &Path, args: BuildArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_commit(revision: &str) -> bool {
+        let hash = revision.trim_end_matches("-dirty");
+        hash.len() == 40 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    #[test]
+    fn labels_name_a_commit_of_this_checkout() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert!(is_commit(&git_info().revision), "{}", git_info().revision);
+        let source = source_revision(root, "musicdl.Dockerfile");
+        assert!(is_commit(&source.revision), "{}", source.revision);
+        assert!(source.created.ends_with('Z'), "{}", source.created);
+    }
 
     #[test]
     fn ansi_is_stripped() {

@@ -73,8 +73,8 @@ pub fn render(rows: &[Row]) -> String {
     s
 }
 
-/// Replace what lies between the markers; everything else stays byte for byte.
-pub fn replace_block(file: &str, text: &str, block: &str) -> Result<String> {
+/// Where the block lies: from just after the start marker to the end marker.
+fn block_span(file: &str, text: &str) -> Result<(usize, usize)> {
     let start = text
         .find(START)
         .with_context(|| format!("{file}: marker {START} not found"))?;
@@ -83,19 +83,19 @@ pub fn replace_block(file: &str, text: &str, block: &str) -> Result<String> {
         .find(END)
         .map(|i| after + i)
         .with_context(|| format!("{file}: marker {END} not found after {START}"))?;
+    Ok((after, end))
+}
+
+/// Replace what lies between the markers; everything else stays byte for byte.
+pub fn replace_block(file: &str, text: &str, block: &str) -> Result<String> {
+    let (after, end) = block_span(file, text)?;
     Ok(format!("{}\n{}{}", &text[..after], block, &text[end..]))
 }
 
 /// The text between the markers, as `replace_block` writes it.
 fn current_block<'a>(file: &str, text: &'a str) -> Result<&'a str> {
-    let start = text
-        .find(START)
-        .with_context(|| format!("{file}: marker {START} not found"))?;
-    let after = start + START.len();
-    let end = text[after..]
-        .find(END)
-        .with_context(|| format!("{file}: marker {END} not found after {START}"))?;
-    Ok(text[after..after + end].trim_start_matches('\n'))
+    let (after, end) = block_span(file, text)?;
+    Ok(text[after..end].trim_start_matches('\n'))
 }
 
 /// A table cell as a number, when it is a size (`193.5 MB`) or a ratio (`0.12`).
