@@ -21,8 +21,9 @@ pub enum Target {
     Both,
 }
 
+/// Which images, from which base, built how: shared by docker-build and docker-test.
 #[derive(Debug, Clone, clap::Args)]
-pub struct BuildArgs {
+pub struct ImageArgs {
     /// slim, full or all
     #[arg(long, default_value = "slim")]
     pub variant: String,
@@ -32,18 +33,24 @@ pub struct BuildArgs {
     /// where the base image comes from: present or pulled (auto), pulled only, or a stand-in
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub base: Mode,
-    /// CA bundle for pip in builder stages: a file, or `none`
+    /// CA bundle for pip in builder stages: a file, or `none`; also what the leak check looks for
     #[arg(long)]
     pub ca_cert: Option<String>,
     /// build without the engine's layer cache
     #[arg(long)]
     pub no_cache: bool,
-    /// which Dockerfile targets to build
-    #[arg(long, value_enum, default_value_t = Target::Both)]
-    pub target: Target,
     /// rebuild the stand-in base even when its tag exists
     #[arg(long)]
     pub rebuild_base: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// which Dockerfile targets to build
+    #[arg(long, value_enum, default_value_t = Target::Both)]
+    pub target: Target,
 }
 
 pub struct Built {
@@ -260,10 +267,10 @@ pub fn build_variant(
     v: &Variant,
     args: &BuildArgs,
 ) -> Result<Built> {
-    let repo = args.tag.clone().unwrap_or_else(|| m.image.clone());
+    let repo = args.image.tag.clone().unwrap_or_else(|| m.image.clone());
     let (tag, test_tag) = tags(&repo, name);
-    let base = base::resolve(engine, m, name, v, args.base, args.rebuild_base)?;
-    let (ca, ca_from) = ca_bundle(args.ca_cert.as_deref())?;
+    let base = base::resolve(engine, m, name, v, args.image.base, args.image.rebuild_base)?;
+    let (ca, ca_from) = ca_bundle(args.image.ca_cert.as_deref())?;
     println!(
         "ca {name}: build-ca/ca.pem <- {ca_from} ({} bytes, builder stages only)",
         ca.len()
@@ -332,7 +339,7 @@ pub fn build_variant(
             target,
             &build_args,
             &labels,
-            args.no_cache,
+            args.image.no_cache,
         )?;
         println!("built {t} in {}", report::secs(d));
         durations.push((target.to_string(), d));
@@ -350,7 +357,7 @@ pub fn run(root: &Path, args: BuildArgs) -> Result<()> {
     let m = Manifest::load(root)?;
     let engine = Engine::connect()?;
     let mut rows = Vec::new();
-    for (name, v) in m.select(&args.variant)? {
+    for (name, v) in m.select(&args.image.variant)? {
         let b = build_variant(&engine, &m, root, name, v, &args)?;
         let shown = if args.target == Target::Test {
             &b.test_tag

@@ -5,8 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::base::Mode;
-use crate::build::{self, BuildArgs, Target};
+use crate::build::{self, BuildArgs, ImageArgs, Target};
 use crate::check;
 use crate::engine::Engine;
 use crate::manifest::Manifest;
@@ -15,24 +14,8 @@ use crate::{pytest, size};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
-    /// slim, full or all
-    #[arg(long, default_value = "slim")]
-    pub variant: String,
-    /// repository name of the tags (NAME:slim, NAME:slim-test)
-    #[arg(long)]
-    pub tag: Option<String>,
-    /// where the base image comes from: present or pulled (auto), pulled only, or a stand-in
-    #[arg(long, value_enum, default_value_t = Mode::Auto)]
-    pub base: Mode,
-    /// CA bundle for pip in builder stages: a file, or `none`; also what the leak check looks for
-    #[arg(long)]
-    pub ca_cert: Option<String>,
-    /// build without the engine's layer cache
-    #[arg(long)]
-    pub no_cache: bool,
-    /// rebuild the stand-in base even when its tag exists
-    #[arg(long)]
-    pub rebuild_base: bool,
+    #[command(flatten)]
+    pub image: ImageArgs,
     /// unit, integration, e2e or all
     #[arg(long, default_value = "all")]
     pub suite: String,
@@ -44,13 +27,8 @@ pub struct TestArgs {
 impl TestArgs {
     fn build_args(&self) -> BuildArgs {
         BuildArgs {
-            variant: self.variant.clone(),
-            tag: self.tag.clone(),
-            base: self.base,
-            ca_cert: self.ca_cert.clone(),
-            no_cache: self.no_cache,
+            image: self.image.clone(),
             target: Target::Both,
-            rebuild_base: self.rebuild_base,
         }
     }
 }
@@ -69,12 +47,12 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         );
     };
     let engine = Engine::connect()?;
-    let repo = args.tag.clone().unwrap_or_else(|| m.image.clone());
-    let (ca, ca_from) = build::ca_bundle(args.ca_cert.as_deref())?;
+    let repo = args.image.tag.clone().unwrap_or_else(|| m.image.clone());
+    let (ca, ca_from) = build::ca_bundle(args.image.ca_cert.as_deref())?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut measured = Vec::new();
     let mut builds = serde_json::Map::new();
-    let variants = m.select(&args.variant)?;
+    let variants = m.select(&args.image.variant)?;
     for (name, v) in &variants {
         let (tag, test_tag) = build::tags(&repo, name);
         if args.skip_build {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::build::{self, BuildArgs, Target};
+use crate::build::{self, BuildArgs, ImageArgs, Target};
 use crate::engine::Engine;
 use crate::manifest::Manifest;
 use crate::report::{mb, write_atomic};
@@ -196,13 +196,15 @@ pub fn run(root: &Path, args: DocsArgs) -> Result<()> {
                 }
             }
             let b = BuildArgs {
-                variant: name.clone(),
-                tag: None,
-                base: crate::base::Mode::Auto,
-                ca_cert: None,
-                no_cache: false,
+                image: ImageArgs {
+                    variant: name.clone(),
+                    tag: None,
+                    base: crate::base::Mode::Auto,
+                    ca_cert: None,
+                    no_cache: false,
+                    rebuild_base: false,
+                },
                 target: Target::Runtime,
-                rebuild_base: false,
             };
             build::build_variant(&engine, &m, root, name, v, &b)?;
         }
