@@ -110,6 +110,8 @@ def lock_library(path: Path) -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
+    except OSError as exc:  # e.g. ENOLCK on some network filesystems: run unlocked
+        log.debug("cannot lock %s (%s); running without the lock", path, exc)
     return fd
 
 

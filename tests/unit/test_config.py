@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import signal
@@ -466,3 +467,17 @@ def test_cli_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
         .splitlines()[-1]
         .endswith("ERROR   cannot print the summary: Broken pipe")
     )
+
+
+def test_library_on_a_filesystem_without_locks_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SMB/NFS mounts (a NAS share) may answer flock() with ENOLCK/EOPNOTSUPP: that must
+    # not stop the run (or end it with a traceback); only "another run holds it" does.
+    import download
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(download.fcntl, "flock", no_locks)
+    assert download.lock_library(tmp_path) is not None
