@@ -103,8 +103,13 @@ def output_dir_problem(path: Path) -> str | None:
 def lock_library(path: Path) -> int | None:
     """Hold an exclusive lock on the library folder itself for this run (released when the
     process ends, however it ends; no lock file is left behind). None when another run
-    holds it: that run's in-flight temp folders would look stale to us and be deleted."""
-    fd = os.open(path, os.O_RDONLY)
+    holds it: that run's in-flight temp folders would look stale to us and be deleted.
+    Returns -1 (run unlocked) where locking is impossible."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        log.debug("cannot open %s to lock it (%s); running without the lock", path, exc)
+        return -1
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

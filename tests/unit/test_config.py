@@ -481,3 +481,17 @@ def test_library_on_a_filesystem_without_locks_still_runs(
 
     monkeypatch.setattr(download.fcntl, "flock", no_locks)
     assert download.lock_library(tmp_path) is not None
+
+
+def test_library_folder_we_cannot_open_for_reading_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write+search-only folder (mode 0333) passes the write probe but open(O_RDONLY)
+    # fails: run unlocked rather than end with a PermissionError traceback.
+    import download
+
+    def refuse(*_args: object, **_kwargs: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(download.os, "open", refuse)
+    assert download.lock_library(tmp_path) is not None
