@@ -41,8 +41,9 @@ TEMPLATE_KEYS: tuple[str, ...] = (
     "output-ext",
 )
 SPOTIFY_URL_RE = re.compile(
-    r"^(?:https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(?P<kind>track|album|artist|playlist)/"
-    r"(?P<id>[A-Za-z0-9]+)(?:[/?#].*)?|spotify:(?P<kind2>track|album|artist|playlist):"
+    r"^(?:https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(?:user/[^/?#]+/(?=playlist/))?"
+    r"(?P<kind>track|album|artist|playlist)/(?P<id>[A-Za-z0-9]+)(?:[/?#].*)?"
+    r"|spotify:(?:user:[^:]+:(?=playlist:))?(?P<kind2>track|album|artist|playlist):"
     r"(?P<id2>[A-Za-z0-9]+))$"
 )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError, load_config, parse_spotify_url
 from tests.fixtures.scenario import DOWNLOAD_PY, clean_env
 
 ENV = {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}
@@ -495,3 +495,15 @@ def test_library_folder_we_cannot_open_for_reading_still_runs(
 
     monkeypatch.setattr(download.os, "open", refuse)
     assert download.lock_library(tmp_path) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://open.spotify.com/user/spotify/playlist/37i9dQZF1DXcBWIGoYBM5M",
+        "spotify:user:spotify:playlist:37i9dQZF1DXcBWIGoYBM5M",
+    ],
+)
+def test_old_user_playlist_urls_are_understood(url: str) -> None:
+    # The pre-2018 form is still in many people's notes and still opens in Spotify.
+    assert parse_spotify_url(url) == ("playlist", "37i9dQZF1DXcBWIGoYBM5M")
