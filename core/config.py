@@ -329,8 +329,11 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
         raise ConfigError(f"{name}: overrides: {exc}") from None
 
     dl = config.download
-    client_id = env.get("SPOTIFY_CLIENT_ID") or dl.client_id
-    client_secret = env.get("SPOTIFY_CLIENT_SECRET") or dl.client_secret
+    # strip: a .env file with CRLF line ends leaves a '\r' that Spotify rejects
+    client_id = (env.get("SPOTIFY_CLIENT_ID") or "").strip() or (dl.client_id or "").strip()
+    client_secret = (env.get("SPOTIFY_CLIENT_SECRET") or "").strip() or (
+        dl.client_secret or ""
+    ).strip()
     if not client_id or not client_secret:
         missing = "client_id" if not client_id else "client_secret"
         raise ConfigError(

@@ -507,3 +507,14 @@ def test_library_folder_we_cannot_open_for_reading_still_runs(
 def test_old_user_playlist_urls_are_understood(url: str) -> None:
     # The pre-2018 form is still in many people's notes and still opens in Spotify.
     assert parse_spotify_url(url) == ("playlist", "37i9dQZF1DXcBWIGoYBM5M")
+
+
+def test_credentials_lose_stray_whitespace(tmp_path: Path) -> None:
+    # A .env file saved with CRLF line ends gives SPOTIFY_CLIENT_SECRET="secret\r": Spotify
+    # rejects it and nothing says why. Blank values count as missing.
+    path = tmp_path / "config.yaml"
+    path.write_text("download:\n  client_id: ' from-file '\n")
+    cfg = load_config(path, {"SPOTIFY_CLIENT_SECRET": "secret\r", "SPOTIFY_CLIENT_ID": "  "})
+    assert (cfg.download.client_id, cfg.download.client_secret) == ("from-file", "secret")
+    message = error_for(tmp_path, "", {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": " \r"})
+    assert message.startswith("config.yaml: download.client_secret: missing Spotify credentials")
