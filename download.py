@@ -8,7 +8,6 @@ Exit codes: 0 everything succeeded, 1 some items failed, 2 invalid configuration
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import signal
@@ -17,6 +16,11 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs without the library lock
+    fcntl = None  # type: ignore[assignment]
 
 from core.config import ConfigError, load_config
 from core.downloader import Downloader, format_summary
@@ -105,6 +109,8 @@ def lock_library(path: Path) -> int | None:
     process ends, however it ends; no lock file is left behind). None when another run
     holds it: that run's in-flight temp folders would look stale to us and be deleted.
     Returns -1 (run unlocked) where locking is impossible."""
+    if fcntl is None:
+        return -1
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:

@@ -518,3 +518,13 @@ def test_credentials_lose_stray_whitespace(tmp_path: Path) -> None:
     assert (cfg.download.client_id, cfg.download.client_secret) == ("from-file", "secret")
     message = error_for(tmp_path, "", {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": " \r"})
     assert message.startswith("config.yaml: download.client_secret: missing Spotify credentials")
+
+
+def test_no_fcntl_module_means_no_lock_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows has no fcntl: `import fcntl` at the top made download.py fail to start there.
+    import download
+
+    monkeypatch.setattr(download, "fcntl", None)
+    assert download.lock_library(tmp_path) == -1
