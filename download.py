@@ -2,7 +2,9 @@
 """musicdl: download a Spotify library (songs, albums, artists, playlists) as tagged files.
 
 Usage: python3 download.py [config.yaml] [--output-dir DIR] [--log-level LEVEL]
-Exit codes: 0 everything succeeded, 1 some items failed, 2 invalid configuration.
+Exit codes: 0 everything succeeded (or nothing to do), 1 some items failed, 2 invalid
+configuration or setup (config file, credentials Spotify rejects, an unusable --output-dir,
+another run on the same library), 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
