@@ -1,6 +1,8 @@
 //! In-container checks from images.yaml: commands, imports, files, absence,
 //! metadata, and the proxy-CA leak check (container-structure-test style).
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -395,19 +397,50 @@ pub fn cert_marks(pem: &[u8]) -> Vec<String> {
     marks
 }
 
+/// Where Debian's ca-certificates package keeps the public roots, one file each.
+const PUBLIC_ROOTS: &str = "/usr/share/ca-certificates";
+
+/// Marks of every certificate under `dir` (recursively): the public roots.
+fn public_root_marks(dir: &Path) -> HashSet<String> {
+    let mut marks = HashSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return marks;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            marks.extend(public_root_marks(&path));
+        } else if let Ok(pem) = std::fs::read(&path) {
+            marks.extend(cert_marks(&pem));
+        }
+    }
+    marks
+}
+
+/// The certificates of the handed-over bundle that are not public roots: the
+/// proxy's own CA. A host bundle also carries the public roots, and those are in
+/// any image anyway (certifi inside pip, the CA package), so they prove nothing.
+pub fn private_marks(bundle: &[u8], public: &HashSet<String>) -> Vec<String> {
+    cert_marks(bundle)
+        .into_iter()
+        .filter(|m| !public.contains(m))
+        .collect()
+}
+
 /// The CA handed to the builder must not reach the runtime image: every
-/// certificate of it that the image's own CA package does not ship must appear
-/// nowhere under /etc/ssl/certs, /tmp, /opt or /usr/local/share/ca-certificates.
+/// certificate of it that is neither a public root of the host nor one of the
+/// image's own CA package must appear nowhere under /etc/ssl/certs, /tmp, /opt
+/// or /usr/local/share/ca-certificates.
 fn ca_leak(engine: &Engine, t: &Target) -> Outcome {
     let started = Instant::now();
-    let marks = cert_marks(t.ca);
+    let marks = private_marks(t.ca, &public_root_marks(Path::new(PUBLIC_ROOTS)));
     if marks.is_empty() {
         return outcome(
             "absent",
             "build CA not in image",
             t.variant,
             true,
-            "no CA was passed".into(),
+            "no CA was passed, or only public roots".into(),
             started,
         );
     }
@@ -445,7 +478,7 @@ echo "extra=$n""#;
                 (
                     true,
                     format!(
-                        "{} cert(s) passed, {extra} not from the CA package, none found",
+                        "{} private cert(s) passed, {extra} not in the image's CA package, none found",
                         marks.len()
                     ),
                 )
@@ -497,5 +530,24 @@ mod tests {
             "C".repeat(64)
         );
         assert_eq!(cert_marks(pem.as_bytes()), vec![line, "C".repeat(64)]);
+    }
+
+    #[test]
+    fn only_non_public_certs_are_looked_for() {
+        let cert = |c: char| {
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                c.to_string().repeat(64)
+            )
+        };
+        let bundle = format!("{}{}{}", cert('P'), cert('X'), cert('Q'));
+        let public: HashSet<String> = cert_marks(format!("{}{}", cert('P'), cert('Q')).as_bytes())
+            .into_iter()
+            .collect();
+        assert_eq!(
+            private_marks(bundle.as_bytes(), &public),
+            vec!["X".repeat(64)]
+        );
+        assert_eq!(private_marks(bundle.as_bytes(), &HashSet::new()).len(), 3);
     }
 }
