@@ -19,19 +19,22 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-try:
-    import fcntl
-except ImportError:  # Windows: runs without the library lock
-    fcntl = None  # type: ignore[assignment]
-
 from core.config import ConfigError, load_config
 from core.downloader import Downloader, format_summary
+from core.locks import lock_folder
 from core.spotify import SpotifyAuthError
 
 log = logging.getLogger("musicdl")
 
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _folder(text: str) -> Path:
+    # Path("") is ".": an unset shell variable would quietly mean the current folder
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return Path(text)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -43,7 +46,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="path to config.yaml (default: $CONFIG_PATH, else ./config.yaml)",
     )
     p.add_argument(
-        "-o", "--output-dir", type=Path, default=Path.cwd(), help="library root (default: cwd)"
+        "-o",
+        "--output-dir",
+        type=_folder,
+        default=Path.cwd(),
+        help="library root (default: cwd)",
     )
     p.add_argument(
         "--log-level",
@@ -106,28 +113,6 @@ def output_dir_problem(path: Path) -> str | None:
     return None
 
 
-def lock_library(path: Path) -> int | None:
-    """Hold an exclusive lock on the library folder itself for this run (released when the
-    process ends, however it ends; no lock file is left behind). None when another run
-    holds it: that run's in-flight temp folders would look stale to us and be deleted.
-    Returns -1 (run unlocked) where locking is impossible."""
-    if fcntl is None:
-        return -1
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        log.debug("cannot open %s to lock it (%s); running without the lock", path, exc)
-        return -1
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    except OSError as exc:  # e.g. ENOLCK on some network filesystems: run unlocked
-        log.debug("cannot lock %s (%s); running without the lock", path, exc)
-    return fd
-
-
 def _print(text: str, what: str) -> None:
     """print() to stdout; a closed pipe (`| head`) or a full disk is one error line."""
     try:
@@ -166,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         log.error("--output-dir %s: %s", args.output_dir, problem)
         return 2
-    lock = lock_library(args.output_dir)
-    if lock is None:
+    # held until the process ends: another run's start-up would take our in-flight temp
+    # folders for leftovers
+    if lock_folder(args.output_dir) is None:
         log.error(
             "--output-dir %s: another musicdl run is using it; try again when it ends",
             args.output_dir,

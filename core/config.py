@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,11 +53,22 @@ class ConfigError(Exception):
     """A configuration problem; str() is the one line shown to the user (exit code 2)."""
 
 
+_SHORT = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = 100
+
+
+def _show(value: object) -> str:
+    """A value quoted in an error line, cut short: the line stays one readable line even
+    for a long string or a nested structure (YAML aliases can make a huge one)."""
+    return _SHORT.repr(value)
+
+
 def parse_spotify_url(url: str) -> tuple[str, str]:
     """Return (kind, id) for an open.spotify.com URL or a spotify: URI."""
     m = SPOTIFY_URL_RE.match(url.strip())
     if not m:
-        raise ValueError(f"{url!r} is not a Spotify track/album/artist/playlist URL")
+        raise ValueError(f"{_show(url)} is not a Spotify track/album/artist/playlist URL")
     return (m.group("kind") or m.group("kind2"), m.group("id") or m.group("id2"))
 
 
@@ -105,9 +117,9 @@ class DownloadSettings(BaseModel):
     @classmethod
     def _bitrate(cls, v: object) -> str:
         if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]{1,3}k", v):
-            raise ValueError(f"{v!r} is not a bitrate like 128k, 192k or 320k")
+            raise ValueError(f"{_show(v)} is not a bitrate like 128k, 192k or 320k")
         if not 32 <= int(v[:-1]) <= 512:  # what every lossy encoder we use accepts
-            raise ValueError(f"{v!r} is not between 32k and 512k")
+            raise ValueError(f"{_show(v)} is not between 32k and 512k")
         return v
 
     @field_validator("output")
@@ -120,12 +132,12 @@ class DownloadSettings(BaseModel):
                     + ", ".join("{" + k + "}" for k in TEMPLATE_KEYS)
                 )
         if not v.strip() or v.startswith("/"):
-            raise ValueError(f"{v!r} must be a relative path template")
+            raise ValueError(f"{_show(v)} must be a relative path template")
         if any(part.strip() in (".", "..") for part in v.split("/")):
-            raise ValueError(f"{v!r} must not contain '.' or '..' folders")
+            raise ValueError(f"{_show(v)} must not contain '.' or '..' folders")
         if not v.endswith(".{output-ext}"):
             # otherwise the files get no (or the wrong) extension and players skip them
-            raise ValueError(f"{v!r} must end with .{{output-ext}}")
+            raise ValueError(f"{_show(v)} must end with .{{output-ext}}")
         return v
 
 
@@ -151,9 +163,9 @@ def _items(raw: Any, section: str, kind: str) -> list[Item]:
         elif isinstance(entry, dict) and len(entry) == 1:
             name, url = next(iter(entry.items()))
         else:
-            raise ConfigError(f"{where}: expected one {{name: url}} pair, got {entry!r}")
+            raise ConfigError(f"{where}: expected one {{name: url}} pair, got {_show(entry)}")
         if not isinstance(url, str):
-            raise ConfigError(f"{where}: {url!r} is not a Spotify URL")
+            raise ConfigError(f"{where}: {_show(url)} is not a Spotify URL")
         try:
             got_kind, spotify_id = parse_spotify_url(url)
         except ValueError as exc:
@@ -162,7 +174,7 @@ def _items(raw: Any, section: str, kind: str) -> list[Item]:
                 hint = ' (name and URL swapped? write - "name": "url")'
             raise ConfigError(f"{where}: {exc}{hint}") from None
         if got_kind != kind:
-            raise ConfigError(f"{where}: {url!r} is a {got_kind} URL, expected a {kind} URL")
+            raise ConfigError(f"{where}: {_show(url)} is a {got_kind} URL, expected a {kind} URL")
         items.append(Item(name=str(name), url=url, kind=kind, id=spotify_id))
     return items
 
@@ -240,13 +252,13 @@ def _problem(err: dict[str, Any]) -> str:
         return "unknown key"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        return f"{value!r} is not one of {', '.join(choices)}"
+        return f"{_show(value)} is not one of {', '.join(choices)}"
     if kind == "missing":
         return "required key is missing"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     msg: str = err["msg"]
-    return f"{value!r}: {msg[0].lower()}{msg[1:]}"
+    return f"{_show(value)}: {msg[0].lower()}{msg[1:]}"
 
 
 def _allowed_keys(model: type[BaseModel]) -> str:
@@ -269,7 +281,7 @@ class _StrictLoader(yaml.SafeLoader):
                 continue  # unhashable key: the base constructor reports it
             if first is not None:
                 raise yaml.constructor.ConstructorError(
-                    problem=f"duplicate key {key!r} (first on line {first})",
+                    problem=f"duplicate key {_show(key)} (first on line {first})",
                     problem_mark=key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line + 1
@@ -292,6 +304,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
         ) from None
     try:
         raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(f"{name}: malformed YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -316,11 +330,11 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
         for url in config.overrides:
             kind, _id = parse_spotify_url(url)
             if kind != "track":
-                raise ValueError(f"{url!r} is a {kind} URL, expected a track URL")
+                raise ValueError(f"{_show(url)} is a {kind} URL, expected a track URL")
             target = config.overrides[url]
             if not re.match(r"https?://[^\s/]+", target.strip()):
                 raise ValueError(
-                    f"{url!r} -> {target!r} is not an http(s) URL "
+                    f"{_show(url)} -> {_show(target)} is not an http(s) URL "
                     "(e.g. https://www.youtube.com/watch?v=...)"
                 )
     except ConfigError as exc:

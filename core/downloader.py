@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mutagen import MutagenError
@@ -19,7 +19,8 @@ from mutagen import MutagenError
 from core import matching, provider
 from core.cache import TTLLRUCache
 from core.config import Config, Item
-from core.metadata import CoverFetcher, tags_for, write_tags
+from core.locks import folder_in_use, lock_folder, unlock
+from core.metadata import CoverFetcher, stored_spotify_url, tags_for, write_tags
 from core.paths import PathAllocator, resolve_under, sanitize_component
 from core.playlist import PlaylistEntry, write_m3u8
 from core.spotify import Collection, SpotifyAuthError, SpotifyClient, SpotifyError
@@ -66,12 +67,14 @@ class RunReport:
 
 
 def clean_stale_temp(root: Path) -> int:
-    """Remove temp dirs an interrupted run left behind. Returns how many."""
+    """Remove temp dirs an interrupted run left behind. Returns how many. A temp dir that
+    a live run holds locked is left alone: that run may work on a folder above or below
+    this one, which the library lock does not cover."""
     if not root.is_dir():
         return 0
     removed = 0
     for tmp in root.rglob(TMP_PREFIX + "*"):
-        if tmp.is_dir():
+        if tmp.is_dir() and not folder_in_use(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
             removed += 1
     for part in root.glob(".musicdl-*.m3u8.part"):  # a playlist write that was cut off
@@ -93,7 +96,7 @@ class Downloader:
         self.config = config
         # Set on Ctrl-C / SIGTERM: no new track or retry starts after that.
         self.stop = stop or threading.Event()
-        self._workdirs: set[Path] = set()
+        self._workdirs: dict[Path, int | None] = {}  # temp folder -> the lock held on it
         self.dl = config.download
         self.output_dir = output_dir
         self.cache: TTLLRUCache[Any] = TTLLRUCache(self.dl.cache_max_size, self.dl.cache_ttl)
@@ -104,7 +107,11 @@ class Downloader:
             max_wait=self.dl.rate_limit_max_wait,
         )
         self.covers = CoverFetcher(TTLLRUCache(self.dl.cache_max_size, self.dl.cache_ttl))
-        self.paths = PathAllocator(self.dl.output, self.dl.format)
+        self.paths = PathAllocator(
+            self.dl.output,
+            self.dl.format,
+            owner=lambda rel: stored_spotify_url(resolve_under(output_dir, rel)),
+        )
         self.sleep = sleep
         self._progress_lock = threading.Lock()
         self._done = 0
@@ -129,10 +136,10 @@ class Downloader:
         )
 
     def _download(self, track: Track, final: Path) -> None:
-        final.parent.mkdir(parents=True, exist_ok=True)
         url = self._find(track)
         if self.stop.is_set():
             raise Interrupted
+        final.parent.mkdir(parents=True, exist_ok=True)  # after the search: no empty folders
         workdir = self._workdir(final)
         try:
             audio = provider.download_audio(url, workdir, self.dl.format, self.dl.bitrate)
@@ -143,14 +150,15 @@ class Downloader:
 
     def _workdir(self, final: Path) -> Path:
         workdir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=final.parent))
+        lock = lock_folder(workdir)
         with self._progress_lock:
-            self._workdirs.add(workdir)
+            self._workdirs[workdir] = lock
         return workdir
 
     def _drop_workdir(self, workdir: Path) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
         with self._progress_lock:
-            self._workdirs.discard(workdir)
+            unlock(self._workdirs.pop(workdir, None))
 
     def _retag(self, track: Track, final: Path) -> None:
         """Rewrite the tags of an existing file on a copy, then rename it over the original:
@@ -165,6 +173,8 @@ class Downloader:
             self._drop_workdir(workdir)
 
     def _process(self, track: Track, final: Path) -> Result:
+        if final.is_dir():
+            return Result(track, FAILED, None, f"a folder is in the way: {final}")
         if final.exists():
             if self.dl.overwrite == "skip":
                 return Result(track, SKIPPED, final, "already downloaded")
@@ -321,7 +331,9 @@ class Downloader:
                         r.path, round(track.duration_s), ", ".join(track.artists), track.title
                     )
                 )
-            path = self.output_dir / name
+            # resolved like the track paths, so the relative paths hold when the library
+            # root is reached through a symlink
+            path = resolve_under(self.output_dir, PurePosixPath(name))
             try:
                 write_m3u8(path, entries)
             except OSError as exc:  # e.g. disk full: keep the summary and the other playlists

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from mutagen import id3
+from mutagen import MutagenError, id3
 from mutagen.flac import FLAC, Picture
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
@@ -334,3 +334,15 @@ def read_tags(path: Path) -> Tags:
     if ext == "opus":
         return _read_vorbis(OggOpus(path))
     raise ValueError(f"unsupported file type {path.suffix!r}")
+
+
+def stored_spotify_url(path: Path) -> str | None:
+    """The Spotify URL in the tags of the file at `path`; None when there is no such file,
+    it cannot be read, or it carries no URL (then nobody can be said to own it)."""
+    if not path.is_file():
+        return None
+    try:
+        return read_tags(path).url or None
+    except (MutagenError, OSError, ValueError) as exc:
+        log.debug("cannot read the tags of %s: %s", path, exc)
+        return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from core.track import Track
@@ -46,7 +48,9 @@ def sanitize_component(
     and trailing dots go, reserved Windows device names get a `_`, and the result fits
     `max_bytes` of UTF-8 (the stem is shortened, never the extension or suffix).
     """
-    clean = re.sub(r"[\t\n\r\v\f]", " ", _RESERVED_CHARS.sub("_", name))
+    # NFC: macOS would otherwise store a precomposed and a decomposed "é" as one name
+    clean = unicodedata.normalize("NFC", name)
+    clean = re.sub(r"[\t\n\r\v\f]", " ", _RESERVED_CHARS.sub("_", clean))
     clean = re.sub(r" +", " ", _CONTROL_CHARS.sub("", clean)).strip(" .")
     if not clean:
         clean = "_"
@@ -95,15 +99,29 @@ def render(template: str, track: Track, fmt: str, suffix: str = "") -> PurePosix
 
 class PathAllocator:
     """Hands out one relative path per track id. The same track always gets the same path;
-    a different track that would land on a taken path gets ` (2)`, ` (3)`, ... in the order
-    tracks are allocated (config order, so the result is deterministic across runs)."""
+    a different track that would land on a taken path gets ` (2)`, ` (3)`, ... A path is
+    taken when an earlier track of this run has it, or when a file already there belongs
+    to another track: `owner(path)` returns the Spotify URL stored in the file at `path`,
+    or None when there is no such file or it names no track. So a name a track got
+    in an earlier run stays its own, whatever order the config lists things in now."""
 
-    def __init__(self, template: str, fmt: str) -> None:
+    def __init__(
+        self,
+        template: str,
+        fmt: str,
+        owner: Callable[[PurePosixPath], str | None] | None = None,
+    ) -> None:
         self.template = template
         self.fmt = fmt
+        self.owner = owner or (lambda _path: None)
         self._by_track: dict[str, PurePosixPath] = {}
         self._taken: set[str] = set()
         self._lock = threading.Lock()
+
+    def _free_for(self, path: PurePosixPath, track: Track) -> bool:
+        if str(path).casefold() in self._taken:  # case-insensitive filesystems (macOS, Windows)
+            return False
+        return self.owner(path) in (None, track.url)
 
     def allocate(self, track: Track) -> PurePosixPath:
         with self._lock:
@@ -112,11 +130,10 @@ class PathAllocator:
             n = 1
             while True:
                 path = render(self.template, track, self.fmt, "" if n == 1 else f" ({n})")
-                key = str(path).casefold()  # case-insensitive filesystems (macOS, Windows)
-                if key not in self._taken:
+                if self._free_for(path, track):
                     break
                 n += 1
-            self._taken.add(key)
+            self._taken.add(str(path).casefold())
             self._by_track[track.id] = path
             return path
 

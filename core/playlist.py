@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +30,17 @@ def render_m3u8(playlist_path: Path, entries: list[PlaylistEntry]) -> str:
 
 
 def write_m3u8(playlist_path: Path, entries: list[PlaylistEntry]) -> None:
-    """Write via a temp file in the same folder + os.replace: never a half-written playlist."""
+    """Write via a temp file in the same folder + os.replace: never a half-written playlist.
+    The file gets the permissions of any new file (0644 under umask 022), so a media server
+    running as another user can read it."""
     playlist_path.parent.mkdir(parents=True, exist_ok=True)
     text = render_m3u8(playlist_path, entries)
-    fd, tmp = tempfile.mkstemp(prefix=".musicdl-", suffix=".m3u8.part", dir=playlist_path.parent)
+    tmp = playlist_path.parent / f".musicdl-{secrets.token_hex(8)}.m3u8.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-        Path(tmp).replace(playlist_path)
+        tmp.replace(playlist_path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

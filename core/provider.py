@@ -9,16 +9,18 @@ parses into entries carrying `title`, `duration` (itunes:duration) and `url` (en
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 import shutil
+import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import yt_dlp
-from yt_dlp.utils import DownloadError
+from yt_dlp.utils import DownloadError, expand_path
 
 from core.matching import Candidate
 from core.track import Track
@@ -141,13 +143,37 @@ def download_failure(message: str) -> str:
     return f"download failed: {message}"
 
 
+def _template_dir(workdir: Path, cleanup: contextlib.ExitStack) -> str:
+    """`workdir` as it may stand in yt-dlp's output template. yt-dlp fills in `%(...)s`
+    fields and expands `$VAR` there, and the folder's path holds artist and album names
+    ("%(id)s", "$HOME Sweet $HOME"): `%` is escaped, and where `$` would expand, a symlink
+    in the system temp folder stands in for the folder."""
+    path = str(workdir)
+    if expand_path(path) != path:
+        link = Path(tempfile.mkdtemp(prefix="musicdl-")) / "work"
+        cleanup.callback(shutil.rmtree, link.parent, ignore_errors=True)
+        link.symlink_to(workdir, target_is_directory=True)
+        path = str(link)
+    return path.replace("%", "%%")
+
+
 def download_audio(url: str, workdir: Path, fmt: str, bitrate: str, retries: int = 2) -> Path:
     """Download the best audio of `url` into `workdir` and convert it to `fmt` with ffmpeg.
     Returns the converted file (still inside `workdir`)."""
-    codec, ext = CODECS[fmt]
+    with contextlib.ExitStack() as cleanup:
+        _download(url, _template_dir(workdir, cleanup), fmt, bitrate, retries)
+    _codec, ext = CODECS[fmt]
+    out = workdir / f"audio.{ext}"
+    if not out.is_file() or out.stat().st_size == 0:
+        raise ProviderError(f"conversion to {fmt} produced no file")
+    return out
+
+
+def _download(url: str, template_dir: str, fmt: str, bitrate: str, retries: int) -> None:
+    codec, _ext = CODECS[fmt]
     opts = _base_opts() | {
         "format": "bestaudio/best",
-        "outtmpl": str(workdir / "audio.%(ext)s"),
+        "outtmpl": template_dir + "/audio.%(ext)s",
         "noplaylist": True,
         "overwrites": True,
         "retries": retries,
@@ -170,7 +196,3 @@ def download_audio(url: str, workdir: Path, fmt: str, bitrate: str, retries: int
             ydl.extract_info(url, download=True)
     except (DownloadError, OSError) as exc:
         raise ProviderError(download_failure(str(exc))) from None
-    out = workdir / f"audio.{ext}"
-    if not out.is_file() or out.stat().st_size == 0:
-        raise ProviderError(f"conversion to {fmt} produced no file")
-    return out

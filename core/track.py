@@ -40,5 +40,5 @@ class Track:
 
     @property
     def display(self) -> str:
-        """`Artist - Title`, as shown in progress lines and playlists."""
-        return f"{', '.join(self.artists)} - {self.title}"
+        """`Artist - Title`, as shown in progress lines and playlists: one line, always."""
+        return " ".join(f"{', '.join(self.artists)} - {self.title}".splitlines())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from core import locks
 from core.config import ConfigError, load_config, parse_spotify_url
 from tests.fixtures.scenario import DOWNLOAD_PY, clean_env
 
@@ -474,13 +475,11 @@ def test_library_on_a_filesystem_without_locks_still_runs(
 ) -> None:
     # SMB/NFS mounts (a NAS share) may answer flock() with ENOLCK/EOPNOTSUPP: that must
     # not stop the run (or end it with a traceback); only "another run holds it" does.
-    import download
-
     def no_locks(fd: int, op: int) -> None:
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(download.fcntl, "flock", no_locks)
-    assert download.lock_library(tmp_path) is not None
+    monkeypatch.setattr(locks.fcntl, "flock", no_locks)
+    assert locks.lock_folder(tmp_path) is not None
 
 
 def test_library_folder_we_cannot_open_for_reading_still_runs(
@@ -488,13 +487,11 @@ def test_library_folder_we_cannot_open_for_reading_still_runs(
 ) -> None:
     # A write+search-only folder (mode 0333) passes the write probe but open(O_RDONLY)
     # fails: run unlocked rather than end with a PermissionError traceback.
-    import download
-
     def refuse(*_args: object, **_kwargs: object) -> int:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(download.os, "open", refuse)
-    assert download.lock_library(tmp_path) is not None
+    monkeypatch.setattr(locks.os, "open", refuse)
+    assert locks.lock_folder(tmp_path) is not None
 
 
 @pytest.mark.parametrize(
@@ -524,7 +521,35 @@ def test_no_fcntl_module_means_no_lock_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Windows has no fcntl: `import fcntl` at the top made download.py fail to start there.
-    import download
+    monkeypatch.setattr(locks, "fcntl", None)
+    assert locks.lock_folder(tmp_path) == locks.UNLOCKED
 
-    monkeypatch.setattr(download, "fcntl", None)
-    assert download.lock_library(tmp_path) == -1
+
+def test_deeply_nested_yaml_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # 5000 nested lists made PyYAML's composer overflow the stack: RecursionError, exit 1.
+    message = error_for(tmp_path, "songs: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert message == "config.yaml: malformed YAML: nested too deeply"
+
+
+def test_a_value_quoted_in_an_error_is_cut_short(tmp_path: Path) -> None:
+    # Five levels of YAML aliases (343 bytes) were echoed whole: an "error line" of 3.8 MB;
+    # eight levels would have been gigabytes.
+    levels = [f'  - - &a "{TRACK}"', "    - &l1 [" + ", ".join(["*a"] * 9) + "]"]
+    for n in range(2, 6):
+        levels.append(f"    - &l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]")
+    message = error_for(tmp_path, "songs:\n" + "\n".join(levels) + "\n")
+    assert message.startswith("config.yaml: songs[0]: expected one {name: url} pair, got [")
+    assert len(message) < 500
+    long_url = "https://example.com/" + "x" * 10_000
+    message = error_for(tmp_path, f'songs:\n  - "A": "{long_url}"\n')
+    assert "is not a Spotify" in message and len(message) < 500
+
+
+def test_an_empty_output_dir_is_refused_not_taken_for_the_current_folder(
+    tmp_path: Path,
+) -> None:
+    # `--output-dir "$MUSIC"` with MUSIC unset quietly wrote into the current folder.
+    proc = run_cli(tmp_path, "--output-dir", "")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith("argument -o/--output-dir: empty path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]

@@ -122,3 +122,25 @@ def test_resolve_under_allows_a_symlinked_folder_inside_the_library(tmp_path: Pa
     for bad in ("../x.mp3", "a/../../x.mp3", "/etc/x.mp3"):
         with pytest.raises(ValueError):
             resolve_under(root, PurePosixPath(bad))
+
+
+def test_a_file_of_another_track_keeps_its_name() -> None:
+    # A name that another track got in an earlier run is not this track's file: it used to
+    # be "skipped" (or retagged) as if it were, whatever order the config listed things in.
+    on_disk = {"Song.mp3": make("earlier").url, "Song (2).mp3": make("b").url}
+    alloc = PathAllocator("{title}.{output-ext}", "mp3", owner=lambda p: on_disk.get(str(p)))
+    assert str(alloc.allocate(make("b"))) == "Song (2).mp3"  # its own file, found again
+    assert str(alloc.allocate(make("new"))) == "Song (3).mp3"
+    assert str(alloc.allocate(make("earlier"))) == "Song.mp3"
+
+
+def test_precomposed_and_decomposed_accents_are_one_name() -> None:
+    # macOS stores "é" and "e" + U+0301 as one file name: two tracks would share a file.
+    alloc = PathAllocator("{title}.{output-ext}", "mp3")
+    first = alloc.allocate(make("a", title="Caf\u00e9"))
+    second = alloc.allocate(make("b", title="Cafe\u0301"))
+    assert (str(first), str(second)) == ("Caf\u00e9.mp3", "Caf\u00e9 (2).mp3")
+
+
+def test_a_newline_in_a_title_stays_on_one_progress_line() -> None:
+    assert make(title="Line One\nLine Two").display == "Band, Guest - Line One Line Two"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 from core.downloader import (
@@ -53,3 +55,18 @@ def test_stale_temp_folders_and_playlist_parts_are_cleaned(tmp_path: Path) -> No
     keep.write_bytes(b"done")
     assert clean_stale_temp(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["01 - Song.mp3", "Album", "Band"]
+
+
+def test_a_temp_folder_a_live_run_holds_is_not_cleaned(tmp_path: Path) -> None:
+    # The library lock covers one folder: a run started on a folder above or below a running
+    # one deleted that run's in-flight temp folders as leftovers.
+    inflight = tmp_path / "Band" / ".musicdl-tmp-live"
+    inflight.mkdir(parents=True)
+    held = os.open(inflight, os.O_RDONLY)  # what the running download.py holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert clean_stale_temp(tmp_path) == 0
+        assert inflight.is_dir()
+    finally:
+        os.close(held)
+    assert clean_stale_temp(tmp_path) == 1
