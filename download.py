@@ -19,10 +19,14 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from core.config import ConfigError, load_config
-from core.downloader import Downloader, format_summary
-from core.locks import lock_folder
-from core.spotify import SpotifyAuthError
+try:
+    from core.config import ConfigError, load_config
+    from core.downloader import Downloader, format_summary
+    from core.locks import lock_folder
+    from core.spotify import SpotifyAuthError
+except KeyboardInterrupt:  # Ctrl-C while the libraries load (yt-dlp alone takes a while)
+    print("musicdl: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 log = logging.getLogger("musicdl")
 

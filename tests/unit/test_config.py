@@ -391,29 +391,78 @@ def test_swapped_name_and_url_get_a_hint(tmp_path: Path) -> None:
     )
 
 
+def _sigint_as_default() -> None:
+    # A CI runner started in the background (`cmd &` in a script) hands its children an
+    # ignored SIGINT, and Python keeps it ignored: the Ctrl-C below would never arrive.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _open_when_read(fifo: Path, timeout: float = 60) -> int:
+    """The FIFO's write end, opened once a reader has the FIFO open: proof that download.py
+    got past its imports and is reading the config (a loaded CI machine takes seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:  # ENXIO: no reader
+                raise
+            time.sleep(0.05)
+
+
+def _start_download(config: Path, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(out)],
+        env=clean_env(**ENV),
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_as_default,
+    )
+
+
 def test_cli_ctrl_c_while_reading_the_config_is_one_line(tmp_path: Path) -> None:
     # Ctrl-C before the download started (here: the config is a FIFO nobody writes to, so
     # reading it blocks) printed a KeyboardInterrupt traceback.
     fifo = tmp_path / "config.yaml"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(
-        [sys.executable, str(DOWNLOAD_PY), str(fifo), "-o", str(tmp_path / "out")],
-        env=clean_env(**ENV),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_download(fifo, tmp_path / "out")
+    writer = None
     try:
-        time.sleep(1.5)  # imported and blocked in open()
+        writer = _open_when_read(fifo)  # download.py now blocks reading: no data, no EOF
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("interrupted")
+
+
+def test_cli_ctrl_c_while_python_loads_the_libraries_is_one_line(tmp_path: Path) -> None:
+    # Ctrl-C in the first half second, while yt-dlp, pydantic and friends were still being
+    # imported, printed a KeyboardInterrupt traceback.
+    config = tmp_path / "config.yaml"
+    config.write_text("songs: []\n", encoding="utf-8")
+    proc = _start_download(config, tmp_path / "out")
+    try:
+        time.sleep(0.1)  # well inside the imports (about 0.4 s on an idle machine)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
+            proc.communicate()
+    # -SIGINT: the signal came before Python itself was up, which is quiet too
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].endswith("interrupted")
+    if proc.returncode == 130:
+        assert err.strip().splitlines()[-1] == "musicdl: interrupted"
 
 
 def test_cli_summary_survives_a_terminal_that_is_not_utf8(tmp_path: Path) -> None:
