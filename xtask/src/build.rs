@@ -36,7 +36,7 @@ pub struct ImageArgs {
     /// CA bundle for pip in builder stages: a file, or `none`; also what the leak check looks for
     #[arg(long)]
     pub ca_cert: Option<String>,
-    /// build without the engine's layer cache
+    /// build without the engine's layer cache (the test target then reuses what this run built)
     #[arg(long)]
     pub no_cache: bool,
     /// rebuild the stand-in base even when its tag exists
@@ -329,7 +329,10 @@ pub fn build_variant(
         Target::Test => &[("test", &test_tag)],
         Target::Both => &[("runtime", &tag), ("test", &test_tag)],
     };
-    for (target, t) in targets {
+    for (i, (target, t)) in targets.iter().enumerate() {
+        // --no-cache applies to the first target only: the test target shares the stages
+        // just built, and rebuilding them again (ffmpeg included) would prove nothing new
+        let no_cache = args.image.no_cache && i == 0;
         let d = build_target(
             engine,
             ctx.clone(),
@@ -339,7 +342,7 @@ pub fn build_variant(
             target,
             &build_args,
             &labels,
-            args.image.no_cache,
+            no_cache,
         )?;
         println!("built {t} in {}", report::secs(d));
         durations.push((target.to_string(), d));
