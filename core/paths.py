@@ -13,14 +13,11 @@ from core.track import Track
 MAX_COMPONENT_BYTES = 255
 _RESERVED_CHARS = re.compile(r'[/\\:*?"<>|]')
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-_WINDOWS_RESERVED = {
-    "CON",
-    "PRN",
-    "AUX",
-    "NUL",
-    *(f"COM{i}" for i in range(1, 10)),
-    *(f"LPT{i}" for i in range(1, 10)),
-}
+# Device names Windows reserves, with any extension ("NUL.tar.gz" is NUL) and with spaces
+# before the dot ("CON .x"); ¹²³ count as digits there.
+_WINDOWS_RESERVED = re.compile(
+    r"^(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9¹²³]|LPT[0-9¹²³])(?= *(\.|$))", re.IGNORECASE
+)
 EXTENSIONS = {
     "mp3": "mp3",
     "m4a": "m4a",
@@ -54,8 +51,7 @@ def sanitize_component(
     clean = re.sub(r" +", " ", _CONTROL_CHARS.sub("", clean)).strip(" .")
     if not clean:
         clean = "_"
-    if clean.split(".")[0].upper() in _WINDOWS_RESERVED:
-        clean = clean + "_"
+    clean = _WINDOWS_RESERVED.sub(r"\1_", clean)  # "AUX.Remix" -> "AUX_.Remix"
     budget = max_bytes - len(suffix.encode("utf-8")) - len(ext.encode("utf-8"))
     clean = truncate_utf8(clean, max(budget, 1)).rstrip(" .") or "_"
     return clean + suffix + ext
