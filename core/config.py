@@ -131,6 +131,8 @@ class DownloadSettings(BaseModel):
                     f"unknown template key {{{key}}}; known: "
                     + ", ".join("{" + k + "}" for k in TEMPLATE_KEYS)
                 )
+        if re.search(r"[{}]", re.sub(r"\{[^{}]*\}", "", v)):
+            raise ValueError(f"{_show(v)} has a {{ or }} without its partner")
         if not v.strip() or v.startswith("/"):
             raise ValueError(f"{_show(v)} must be a relative path template")
         if any(part.strip() in (".", "..") for part in v.split("/")):
@@ -148,6 +150,10 @@ class Item(BaseModel):
     url: str
     kind: str
     id: str
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _items(raw: Any, section: str, kind: str) -> list[Item]:
@@ -174,7 +180,9 @@ def _items(raw: Any, section: str, kind: str) -> list[Item]:
                 hint = ' (name and URL swapped? write - "name": "url")'
             raise ConfigError(f"{where}: {exc}{hint}") from None
         if got_kind != kind:
-            raise ConfigError(f"{where}: {_show(url)} is a {got_kind} URL, expected a {kind} URL")
+            raise ConfigError(
+                f"{where}: {_show(url)} is {_a(got_kind)} URL, expected {_a(kind)} URL"
+            )
         items.append(Item(name=str(name), url=url, kind=kind, id=spotify_id))
     return items
 
@@ -239,8 +247,8 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
+        else:  # a key with a line break or other control character is shown quoted
+            out += ("." if out else "") + (part if part.isprintable() else _show(part))
     return out or "(top level)"
 
 
@@ -275,6 +283,12 @@ class _StrictLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # `<<: *base` then overriding a key is fine
             key = self.construct_object(key_node, deep=True)
+            if isinstance(key, bool) and key_node.style is None:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"the key {key_node.value} reads as {str(key).lower()} in YAML; "
+                    f"quote it: '{key_node.value}':",
+                    problem_mark=key_node.start_mark,
+                )
             try:
                 first = seen.get(key)
             except TypeError:

@@ -95,7 +95,7 @@ def test_wrong_spotify_url_kind(tmp_path: Path) -> None:
     msg = error_for(tmp_path, 'albums:\n  - "X": "https://open.spotify.com/track/abc123"\n')
     assert msg == (
         "config.yaml: albums[0]: 'https://open.spotify.com/track/abc123' is a track URL, "
-        "expected a album URL"
+        "expected an album URL"
     )
 
 
@@ -410,6 +410,15 @@ def _open_when_read(fifo: Path, timeout: float = 60) -> int:
             time.sleep(0.05)
 
 
+def _wait_until_blocked_reading(pid: int, timeout: float = 10) -> None:
+    """Until the process sleeps in read(): a signal that lands between its open() and its
+    read() is only noticed at Python's next check, which a blocking read never reaches."""
+    wchan = Path(f"/proc/{pid}/wchan")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and "pipe_read" not in wchan.read_text():
+        time.sleep(0.02)
+
+
 def _start_download(config: Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(out)],
@@ -431,6 +440,7 @@ def test_cli_ctrl_c_while_reading_the_config_is_one_line(tmp_path: Path) -> None
     writer = None
     try:
         writer = _open_when_read(fifo)  # download.py now blocks reading: no data, no EOF
+        _wait_until_blocked_reading(proc.pid)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
     finally:
@@ -602,3 +612,34 @@ def test_an_empty_output_dir_is_refused_not_taken_for_the_current_folder(
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].endswith("argument -o/--output-dir: empty path")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_a_key_with_a_line_break_stays_one_line(tmp_path: Path) -> None:
+    msg = error_for(tmp_path, '"so\\nngs": []\n')
+    assert (
+        msg
+        == "config.yaml: 'so\\nngs': unknown key (known keys: "
+        + ", ".join(["version", "download", "songs", "albums", "artists", "playlists", "overrides"])
+        + ")"
+    )
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(("word", "value"), [("no", "false"), ("Yes", "true"), ("off", "false")])
+def test_a_key_yaml_reads_as_a_boolean_is_named_as_written(
+    tmp_path: Path, word: str, value: str
+) -> None:
+    # `no:` is false in YAML 1.1: the error said "download[0]: False: keys should be strings"
+    msg = error_for(tmp_path, f"download:\n  {word}: 1\n")
+    assert msg == (
+        f"config.yaml: line 2, column 3: malformed YAML: the key {word} reads as {value} in "
+        f"YAML; quote it: '{word}':"
+    )
+
+
+def test_a_template_brace_without_its_partner_is_an_error(tmp_path: Path) -> None:
+    # accepted, and every file was named "{title.mp3" literally
+    msg = error_for(tmp_path, "download:\n  output: '{title.{output-ext}'\n")
+    assert msg == (
+        "config.yaml: download.output: '{title.{output-ext}' has a { or } without its partner"
+    )
