@@ -20,9 +20,15 @@ from core import matching, provider
 from core.cache import TTLLRUCache
 from core.config import Config, Item
 from core.locks import folder_in_use, lock_folder, unlock
-from core.metadata import CoverFetcher, stored_spotify_url, tags_for, write_tags
+from core.metadata import (
+    CoverFetcher,
+    embedded_cover,
+    stored_spotify_url,
+    tags_for,
+    write_tags,
+)
 from core.paths import PathAllocator, resolve_under, sanitize_component
-from core.playlist import PlaylistEntry, write_m3u8
+from core.playlist import PlaylistEntry, playlist_source, write_m3u8
 from core.spotify import Collection, SpotifyAuthError, SpotifyClient, SpotifyError
 from core.track import Track
 
@@ -167,7 +173,9 @@ class Downloader:
         try:
             copy = workdir / final.name
             shutil.copy2(final, copy)
-            write_tags(copy, self.dl.format, tags_for(track), self.covers.get(track.cover_url))
+            # a cover that cannot be fetched now must not wipe the one the file has
+            cover = self.covers.get(track.cover_url) or embedded_cover(copy)
+            write_tags(copy, self.dl.format, tags_for(track), cover)
             copy.replace(final)
         finally:
             self._drop_workdir(workdir)
@@ -241,6 +249,18 @@ class Downloader:
             workdirs = list(self._workdirs)
         for workdir in workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
+            self._prune_empty_folders(workdir.parent)
+
+    def _prune_empty_folders(self, folder: Path) -> None:
+        """Remove `folder` and its parents up to the library root while they are empty: the
+        artist/album folders a failed download created. Never a folder that holds a file."""
+        root = self.output_dir.resolve()
+        while folder != root and root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, already gone, or not ours to remove
+                return
+            folder = folder.parent
 
     # -- whole run -------------------------------------------------------------------------
 
@@ -279,16 +299,24 @@ class Downloader:
             log.info("%s %r: %d track(s)", item.kind, coll.name, len(coll.tracks))
             collections.append((item, coll))
 
+        order: list[str] = []
         jobs: dict[str, tuple[Track, Path]] = {}
+        results: dict[str, Result] = {}
         for _item, coll in collections:
             for track in coll.tracks:
-                if track.id not in jobs:
-                    jobs[track.id] = (
-                        track,
-                        resolve_under(self.output_dir, self.paths.allocate(track)),
-                    )
+                if track.id in results or track.id in jobs:
+                    continue
+                order.append(track.id)
+                try:
+                    final = resolve_under(self.output_dir, self.paths.allocate(track))
+                except Exception as exc:  # one odd name must not stop the others
+                    log.debug("no output path for %s", track.display, exc_info=True)
+                    reason = f"no output path: {type(exc).__name__}: {exc}"
+                    log.warning("%s: %s", track.display, reason)
+                    results[track.id] = Result(track, FAILED, None, reason)
+                    continue
+                jobs[track.id] = (track, final)
 
-        results: dict[str, Result] = {}
         total = len(jobs)
         pool = ThreadPoolExecutor(max_workers=self.dl.threads)
         try:
@@ -306,36 +334,53 @@ class Downloader:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        report.results = [results[tid] for tid in jobs]
+        report.results = [results[tid] for tid in order]
+        for tid, (_track, final) in jobs.items():
+            if results[tid].status == FAILED:
+                self._prune_empty_folders(final.parent)
 
         taken: set[str] = set()
         for item, coll in collections:
             if item.kind != "playlist":
                 continue
+            # the file name stays with its playlist across runs: a name another playlist's
+            # file already has (two "Chill" playlists, one of them failing today) is not free
+            source = f"https://open.spotify.com/playlist/{item.id}"
             name = sanitize_component(coll.name, ext=".m3u8")
             n = 2
-            while name.casefold() in taken:
+            while name.casefold() in taken or playlist_source(
+                resolve_under(self.output_dir, PurePosixPath(name))
+            ) not in (None, source):
                 name = sanitize_component(coll.name, suffix=f" ({n})", ext=".m3u8")
                 n += 1
             taken.add(name.casefold())
             entries: list[PlaylistEntry] = []
             for track in coll.tracks:
                 r = results[track.id]
-                if r.status == FAILED or r.path is None:
+                audio = r.path if r.status != FAILED else None
+                if audio is None and track.id in jobs and _is_file(jobs[track.id][1]):
+                    audio = jobs[track.id][1]  # this run failed; an earlier run's file is there
+                    log.info(
+                        "playlist %r: keeping the earlier download of %s (%s)",
+                        coll.name,
+                        track.display,
+                        r.reason,
+                    )
+                if audio is None:
                     log.warning(
                         "playlist %r: leaving out %s (%s)", coll.name, track.display, r.reason
                     )
                     continue
                 entries.append(
                     PlaylistEntry(
-                        r.path, round(track.duration_s), ", ".join(track.artists), track.title
+                        audio, round(track.duration_s), ", ".join(track.artists), track.title
                     )
                 )
             # resolved like the track paths, so the relative paths hold when the library
             # root is reached through a symlink
             path = resolve_under(self.output_dir, PurePosixPath(name))
             try:
-                write_m3u8(path, entries)
+                write_m3u8(path, entries, source)
             except OSError as exc:  # e.g. disk full: keep the summary and the other playlists
                 reason = f"cannot write {path}: {exc.strerror or exc}"
                 log.error("playlist %r: %s", item.name, reason)
@@ -343,7 +388,15 @@ class Downloader:
                 continue
             report.playlists.append(path)
             log.info("playlist written: %s (%d of %d tracks)", path, len(entries), len(coll.tracks))
+        report.warnings += self.covers.failures
         return report
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder on the way we may not enter
+        return False
 
 
 def format_summary(report: RunReport) -> str:

@@ -82,6 +82,7 @@ class CoverFetcher:
     def __init__(self, cache: TTLLRUCache[Cover], timeout: float = 20) -> None:
         self.cache = cache
         self.timeout = timeout
+        self.failures: list[str] = []  # one line per cover URL that could not be fetched
 
     def get(self, url: str | None) -> Cover | None:
         if not url:
@@ -93,7 +94,10 @@ class CoverFetcher:
             resp = requests.get(url, timeout=self.timeout)
             resp.raise_for_status()
         except requests.RequestException as exc:
-            log.warning("cover art %s could not be fetched: %s", url, exc)
+            failure = f"cover art {url} could not be fetched: {exc}"
+            if failure not in self.failures:  # once per album, not once per track
+                log.warning("%s", failure)
+                self.failures.append(failure)
             return None
         header = resp.headers.get("Content-Type", "").split(";")[0].strip()
         mime = header if header.startswith("image/") else sniff_mime(resp.content)
@@ -336,12 +340,21 @@ def read_tags(path: Path) -> Tags:
     raise ValueError(f"unsupported file type {path.suffix!r}")
 
 
+def embedded_cover(path: Path) -> Cover | None:
+    """The front cover already in the file at `path`, if any can be read."""
+    try:
+        data = read_tags(path).cover
+    except (MutagenError, OSError, ValueError):
+        return None
+    return Cover(data, sniff_mime(data)) if data else None
+
+
 def stored_spotify_url(path: Path) -> str | None:
     """The Spotify URL in the tags of the file at `path`; None when there is no such file,
     it cannot be read, or it carries no URL (then nobody can be said to own it)."""
-    if not path.is_file():
-        return None
     try:
+        if not path.is_file():  # raises for a folder we may not enter
+            return None
         return read_tags(path).url or None
     except (MutagenError, OSError, ValueError) as exc:
         log.debug("cannot read the tags of %s: %s", path, exc)

@@ -11,6 +11,7 @@ import email.utils
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,24 @@ class Collection:
     url: str
     tracks: list[Track] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: Any) -> Any:
+    """The API response with every lone UTF-16 surrogate replaced by U+FFFD. JSON that cuts
+    an emoji in half (`"Party \\ud83c"`) decodes to one, and no file name, tag or log line
+    can be encoded with it."""
+    if isinstance(value, str):
+        if not _LONE_SURROGATE.search(value):
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {k: _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
 
 
 def _image(images: list[dict[str, Any]] | None) -> str | None:
@@ -158,7 +177,7 @@ class SpotifyClient:
         waits = 0
         while True:
             try:
-                return fn()
+                return _valid_text(fn())
             except spotipy.SpotifyException as exc:
                 if exc.http_status != 429:
                     reason = str(exc.msg).split("\n")[-1].strip()

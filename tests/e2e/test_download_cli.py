@@ -110,7 +110,8 @@ def test_playlist_m3u8_line_by_line(world: World, library: tuple[Path, Path, str
     playlist = out / "Road Trip ✓.m3u8"
     lines = playlist.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "#EXTM3U"
-    body = lines[1:]
+    assert lines[1] == "# musicdl source: " + world.url("playlist", "playlist")
+    body = lines[2:]
     assert len(body) == 2 * len(world.playlist_tracks) == 2 * 122
     for i, tid in enumerate(world.playlist_tracks):
         t = track_from_api(world.spotify.tracks[tid])
@@ -205,6 +206,7 @@ def test_failures_exit_1_and_leave_no_partial_files(world: World, tmp_path: Path
     # the playlist is still written, without the failed tracks
     assert (out / "Mixed Luck.m3u8").read_text(encoding="utf-8").splitlines() == [
         "#EXTM3U",
+        "# musicdl source: " + FakeSpotifyUrl.playlist(playlist),
         "#EXTINF:2,Broken Band - Fine Song",
         "Broken Band/Damaged/103 - Fine Song.mp3",
     ]

@@ -131,10 +131,10 @@ def test_a_playlist_that_cannot_be_written_fails_alone(
 
     real = dl_mod.write_m3u8
 
-    def write(path: Path, entries: list[Any]) -> None:
+    def write(path: Path, entries: list[Any], source: str) -> None:
         if path.name == "Full.m3u8":
             raise OSError(28, "No space left on device")
-        real(path, entries)
+        real(path, entries, source)
 
     monkeypatch.setattr(dl_mod, "write_m3u8", write)
     report = Downloader(cfg, out, spotify=Playlists({})).run()  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.playlist import PlaylistEntry, write_m3u8
+from core.playlist import PlaylistEntry, playlist_source, write_m3u8
 
 
 def test_m3u8_lines(tmp_path: Path) -> None:
@@ -57,3 +57,24 @@ def test_a_path_starting_with_hash_is_not_read_as_a_comment(tmp_path: Path) -> N
     assert playlist.read_text(encoding="utf-8").splitlines()[2] == (
         "./#1 Dads/So Soldiers/01 - Return.mp3"
     )
+
+
+def test_a_tab_in_a_title_does_not_reach_the_extinf_label(tmp_path: Path) -> None:
+    playlist = tmp_path / "p.m3u8"
+    write_m3u8(playlist, [PlaylistEntry(tmp_path / "a.mp3", 1, "Tab\tBand", "Line\nBreak")])
+    assert playlist.read_text(encoding="utf-8").splitlines()[1] == "#EXTINF:1,Tab Band - Line Break"
+
+
+def test_a_playlist_names_its_source_and_foreign_files_are_told_apart(tmp_path: Path) -> None:
+    ours = tmp_path / "Chill.m3u8"
+    url = "https://open.spotify.com/playlist/37i9dQZF1DX4WYpdgoIcn6"
+    write_m3u8(ours, [PlaylistEntry(tmp_path / "a.mp3", 1, "X", "Y")], url)
+    assert ours.read_text(encoding="utf-8").splitlines()[:2] == [
+        "#EXTM3U",
+        "# musicdl source: " + url,
+    ]
+    assert playlist_source(ours) == url
+    hand_made = tmp_path / "Mine.m3u8"
+    hand_made.write_text("#EXTM3U\nsome/song.mp3\n", encoding="utf-8")
+    assert playlist_source(hand_made) == ""
+    assert playlist_source(tmp_path / "Nothing.m3u8") is None
