@@ -11,7 +11,7 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use bollard::{body_full, Docker};
 use futures_util::StreamExt;
@@ -355,6 +355,21 @@ impl Engine {
             .rt
             .block_on(self.docker.remove_container(id, Some(opts)));
         untrack(id);
+    }
+
+    /// Remove an image by tag (its untagged parents go with it); a missing one is fine.
+    pub fn remove_image(&self, image: &str) -> Result<()> {
+        let opts = RemoveImageOptionsBuilder::default().force(true).build();
+        match self
+            .rt
+            .block_on(self.docker.remove_image(image, Some(opts), None))
+        {
+            Ok(_)
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing image {image}")),
+        }
     }
 
     /// Containers carrying the tool's label (for cleanup verification).

@@ -224,4 +224,12 @@ fn engine_checks_cleanup_and_dockerignore() {
     // every container the tool created is gone
     let left = engine.labelled_containers().unwrap();
     assert!(left.is_empty(), "containers left behind: {left:?}");
+
+    for image in ["xtask-it-ref:latest", "xtask-it-ours:latest", IMAGE] {
+        engine.remove_image(image).unwrap();
+        assert!(
+            engine.inspect(image).unwrap().is_none(),
+            "{image} is still there"
+        );
+    }
 }
