@@ -29,6 +29,10 @@ class World:
     def url(self, kind: str, key: str) -> str:
         return FakeSpotify.open_url(kind, self.ids[key])
 
+    def songs(self, **track_ids: str) -> list[dict[str, str]]:
+        """`songs:` entries, one per name=track_id, in the order given."""
+        return [{name: FakeSpotify.open_url("track", tid)} for name, tid in track_ids.items()]
+
     def write_config(self, path: Path, download: dict[str, object], **sections: object) -> Path:
         data = {"version": "1.2", "download": {"retry_backoff": 0, **download}, **sections}
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -37,17 +37,12 @@ def test_a_name_taken_in_an_earlier_run_stays_with_its_track(world: World, tmp_p
     second = add_song(world, "NAMESAKE", "Two", "Same Name", "QZNAM0000002")
     out = tmp_path / "out"
     download = {"format": "mp3", "output": "{title}.{output-ext}"}
-    run1 = world.write_config(
-        tmp_path / "run1.yaml", download, songs=[{"a": world.spotify.open_url("track", first)}]
-    )
+    run1 = world.write_config(tmp_path / "run1.yaml", download, songs=world.songs(a=first))
     assert run_download(run1, out, world.env()).returncode == 0
     run2 = world.write_config(
         tmp_path / "run2.yaml",
         download,
-        songs=[
-            {"b": world.spotify.open_url("track", second)},
-            {"a": world.spotify.open_url("track", first)},
-        ],
+        songs=world.songs(b=second, a=first),
     )
     proc = run_download(run2, out, world.env())
 
@@ -106,10 +101,7 @@ def test_names_that_look_like_templates_or_variables_download(world: World, tmp_
     config = world.write_config(
         tmp_path / "config.yaml",
         {"format": "mp3"},
-        songs=[
-            {"fields": world.spotify.open_url("track", fields)},
-            {"variables": world.spotify.open_url("track", variables)},
-        ],
+        songs=world.songs(fields=fields, variables=variables),
     )
     out = tmp_path / "out"
     env = world.env() | {"HOME": str(tmp_path / "home")}
@@ -128,7 +120,7 @@ def test_a_folder_in_the_way_of_a_track_is_a_failure_not_a_skip(
     config = world.write_config(
         tmp_path / "config.yaml",
         {"format": "mp3", "max_retries": 0},
-        songs=[{"blocked": world.spotify.open_url("track", track)}],
+        songs=world.songs(blocked=track),
     )
     out = tmp_path / "out"
     (out / "Blocked" / "Path" / "101 - In The Way.mp3").mkdir(parents=True)
@@ -215,7 +207,7 @@ def test_metadata_rewrite_keeps_the_cover_when_it_cannot_be_fetched(
     track = fake.album_tracks[album][0]
     register_track(fake, world.media, track, decoys=False)
     out = tmp_path / "out"
-    song = {"songs": [{"Brush": fake.open_url("track", track)}]}
+    song = {"songs": world.songs(Brush=track)}
     first = world.write_config(tmp_path / "first.yaml", {"format": "mp3"}, **song)
     assert run_download(first, out, world.env()).returncode == 0
     target = out / "Painter" / "Canvas" / "101 - Brush.mp3"
@@ -246,10 +238,7 @@ def test_a_name_cut_in_half_by_the_api_still_downloads(world: World, tmp_path: P
     config = world.write_config(
         tmp_path / "config.yaml",
         {"format": "mp3"},
-        songs=[
-            {"broken": world.spotify.open_url("track", broken)},
-            {"fine": world.spotify.open_url("track", fine)},
-        ],
+        songs=world.songs(broken=broken, fine=fine),
     )
     out = tmp_path / "out"
     proc = run_download(config, out, world.env())
@@ -273,7 +262,7 @@ def test_a_failed_download_leaves_no_empty_folders(world: World, tmp_path: Path)
     config = world.write_config(
         tmp_path / "config.yaml",
         {"format": "mp3", "max_retries": 0},
-        songs=[{"corrupt": fake.open_url("track", track)}],
+        songs=world.songs(corrupt=track),
     )
     out = tmp_path / "out"
     proc = run_download(config, out, world.env())
@@ -290,10 +279,7 @@ def test_a_folder_musicdl_may_not_enter_fails_only_its_tracks(world: World, tmp_
     config = world.write_config(
         tmp_path / "config.yaml",
         {"format": "mp3", "max_retries": 0},
-        songs=[
-            {"locked": world.spotify.open_url("track", locked)},
-            {"open": world.spotify.open_url("track", open_song)},
-        ],
+        songs=world.songs(locked=locked, open=open_song),
     )
     out = tmp_path / "out"
     door = out / "Locked Band"
