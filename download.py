@@ -3,8 +3,8 @@
 
 Usage: python3 download.py [config.yaml] [--output-dir DIR] [--log-level LEVEL]
 Exit codes: 0 everything succeeded (or nothing to do), 1 some items failed, 2 invalid
-configuration or setup (config file, credentials Spotify rejects, an unusable --output-dir,
-another run on the same library), 130 Ctrl-C, 143 SIGTERM.
+configuration or setup (config file, credentials Spotify rejects, Spotify not reachable at
+all, an unusable --output-dir, another run on the same library), 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ try:
     from core.config import ConfigError, load_config
     from core.downloader import Downloader, format_summary
     from core.locks import lock_folder
-    from core.spotify import SpotifyAuthError
+    from core.spotify import SpotifyAuthError, SpotifyUnreachable
 except KeyboardInterrupt:  # Ctrl-C while the libraries load (yt-dlp alone takes a while)
     print("musicdl: interrupted", file=sys.stderr)
     sys.exit(130)
@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         report = downloader.run()
     except SpotifyAuthError as exc:
         log.error("%s", exc)  # a configuration problem: one line, exit 2
+        return 2
+    except SpotifyUnreachable as exc:
+        log.error("%s; nothing was downloaded: check the network, DNS or HTTPS_PROXY", exc)
         return 2
     except OSError as exc:
         log.error("cannot write to %s: %s", args.output_dir, exc)

@@ -29,7 +29,13 @@ from core.metadata import (
 )
 from core.paths import PathAllocator, resolve_under, sanitize_component
 from core.playlist import PlaylistEntry, playlist_source, write_m3u8
-from core.spotify import Collection, SpotifyAuthError, SpotifyClient, SpotifyError
+from core.spotify import (
+    Collection,
+    SpotifyAuthError,
+    SpotifyClient,
+    SpotifyError,
+    SpotifyUnreachable,
+)
 from core.track import Track
 
 log = logging.getLogger(__name__)
@@ -284,6 +290,12 @@ class Downloader:
                 coll = self._expand(item)
             except SpotifyAuthError:
                 raise  # wrong credentials: every item would fail the same way
+            except SpotifyUnreachable as exc:
+                if not collections and not report.item_failures:
+                    raise  # no answer yet: every item would wait for its own timeout
+                log.error("%s %r: %s", item.kind, item.name, exc)  # a blip: this item alone
+                report.item_failures.append((f"{item.kind} {item.name}", str(exc)))
+                continue
             except Exception as exc:  # one bad item must not stop the others
                 reason = (
                     str(exc) if isinstance(exc, SpotifyError) else f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,10 @@ class SpotifyError(Exception):
 
 class SpotifyAuthError(SpotifyError):
     """The token endpoint rejected the client id/secret: no request can work."""
+
+
+class SpotifyUnreachable(SpotifyError):
+    """No connection to Spotify at all (DNS, refused, timeout, TLS, proxy)."""
 
 
 class RateLimitError(SpotifyError):
@@ -112,6 +117,18 @@ def track_from_api(
         genres=album_genres or genres,
         cover_url=_image(album.get("images")),
     )
+
+
+def _network_problem(exc: requests.RequestException) -> str:
+    """`host: cause` without urllib3's connection reprs, e.g. `accounts.spotify.com: Failed
+    to resolve 'accounts.spotify.com' ([Errno -2] Name or service not known)`."""
+    url = getattr(exc.request, "url", None) or ""
+    host = urllib.parse.urlsplit(url).netloc or "the API"
+    cause: object = exc.args[0] if exc.args else exc
+    cause = getattr(cause, "reason", None) or cause  # urllib3's MaxRetryError wraps it
+    # "<HTTPSConnection object at 0x..>: " or "HTTPSConnection(host='h', port=443): "
+    text = re.sub(r"^(<[^>]*>|\w+\(host=[^)]*\)): ", "", str(cause))
+    return f"{host}: {text}"
 
 
 def _retry_after(value: str | None) -> float:
@@ -210,8 +227,16 @@ class SpotifyClient:
                         f"Spotify login failed: the credentials were rejected ({detail}); "
                         "check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
                     ) from None
+                response = getattr(exc.__context__, "response", None)  # spotipy's HTTPError
+                status = f"HTTP {response.status_code}" if response is not None else "error"
+                detail = f": {exc.error}" if exc.error else ""
                 raise SpotifyError(
-                    f"Spotify login failed ({exc.error}): check SPOTIFY_CLIENT_ID/SECRET"
+                    f"Spotify login failed ({status}{detail}): check SPOTIFY_CLIENT_ID/SECRET "
+                    "and SPOTIFY_TOKEN_URL"
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise SpotifyUnreachable(
+                    f"Spotify {what}: cannot reach {_network_problem(exc)}"
                 ) from None
             except requests.RequestException as exc:
                 raise SpotifyError(f"Spotify {what}: cannot reach the API: {exc}") from None

@@ -428,3 +428,55 @@ def test_wrong_credentials_are_one_line_and_exit_2(world: World, tmp_path: Path)
     )
     assert "Traceback" not in proc.stderr
     assert "Summary" not in proc.stdout
+
+
+MISSING_TRACK = "https://open.spotify.com/track/0000000000000000000404"
+
+
+def test_summary_survives_a_terminal_that_is_not_utf8(world: World, tmp_path: Path) -> None:
+    # On a latin-1/cp1252 console the summary's print() raised UnicodeEncodeError after the
+    # whole run: a traceback instead of the table. Here the failure line has an emoji.
+    config = world.write_config(
+        tmp_path / "config.yaml", {"format": "mp3"}, songs=[{"Café ☕": MISSING_TRACK}]
+    )
+    proc = subprocess.run(
+        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+        env=world.env() | {"PYTHONIOENCODING": "latin-1"},
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stderr
+    assert b"  track Caf\xe9 \\u2615: Spotify track 0000000000000000000404: HTTP 404" in (
+        proc.stdout
+    )
+
+
+def test_closed_stdout_is_one_line_not_a_traceback(world: World, tmp_path: Path) -> None:
+    # `download.py | head -3`, or stdout on a full disk: printing the summary raised
+    # BrokenPipeError/OSError with a traceback, and the exit code no longer told the truth.
+    config = world.write_config(
+        tmp_path / "config.yaml", {"format": "mp3"}, songs=[{"A": MISSING_TRACK}]
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read what the summary prints
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
+            env=world.env(),
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1  # the Spotify item failed: that is still the exit code
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith("ERROR   cannot print the summary: Broken pipe")
+    )

@@ -475,58 +475,24 @@ def test_cli_ctrl_c_while_python_loads_the_libraries_is_one_line(tmp_path: Path)
         assert err.strip().splitlines()[-1] == "musicdl: interrupted"
 
 
-def test_cli_summary_survives_a_terminal_that_is_not_utf8(tmp_path: Path) -> None:
-    # On a latin-1/cp1252 console the summary's print() raised UnicodeEncodeError after the
-    # whole run: a traceback instead of the table. Here the failure line has an emoji.
+def test_cli_spotify_out_of_reach_is_one_line_exit_2(tmp_path: Path) -> None:
+    # No network (or a wrong proxy): every item failed on its own, each after its own
+    # timeout on a network that drops packets, and the run ended as "some items failed".
     config = tmp_path / "config.yaml"
-    config.write_text(f'songs:\n  - "Café ☕": "{TRACK}"\n', encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
-        env=clean_env(
-            **ENV,
-            PYTHONIOENCODING="latin-1",
-            SPOTIFY_API_URL="http://127.0.0.1:9/v1/",
-            SPOTIFY_TOKEN_URL="http://127.0.0.1:9/api/token",
-        ),
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=60,
+    config.write_text(
+        f'songs:\n  - "A": "{TRACK}"\nalbums:\n'
+        '  - "B": "https://open.spotify.com/album/1DFixLWuPkv3KT3TnV35m3"\n'
     )
-    assert proc.returncode == 1
-    assert b"Traceback" not in proc.stderr
-    assert b"  track Caf\xe9 \\u2615: Spotify track" in proc.stdout
-
-
-def test_cli_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
-    # `download.py | head -3`, or stdout on a full disk: printing the summary raised
-    # BrokenPipeError/OSError with a traceback, and the exit code no longer told the truth.
-    config = tmp_path / "config.yaml"
-    config.write_text(f'songs:\n  - "A": "{TRACK}"\n')
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # nobody will read what the summary prints
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(DOWNLOAD_PY), str(config), "-o", str(tmp_path / "out")],
-            env=clean_env(
-                **ENV,
-                SPOTIFY_API_URL="http://127.0.0.1:9/v1/",
-                SPOTIFY_TOKEN_URL="http://127.0.0.1:9/api/token",
-            ),
-            cwd=tmp_path,
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        os.close(write_end)
-    assert proc.returncode == 1  # the Spotify item failed: that is still the exit code
-    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
-    assert (
-        proc.stderr.strip()
-        .splitlines()[-1]
-        .endswith("ERROR   cannot print the summary: Broken pipe")
+    proc = run_cli(tmp_path, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].endswith(
+        "ERROR   Spotify track 4PTG3Z6ehGkBFwjybzWkR8: cannot reach 127.0.0.1:9: Failed to "
+        "establish a new connection: [Errno 111] Connection refused; nothing was downloaded: "
+        "check the network, DNS or HTTPS_PROXY"
     )
+    assert proc.stdout == ""
 
 
 def test_library_on_a_filesystem_without_locks_still_runs(

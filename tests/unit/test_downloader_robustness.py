@@ -10,7 +10,7 @@ import pytest
 from core import downloader as dl_mod
 from core.config import load_config
 from core.downloader import FAILED, TAGGED, Downloader
-from core.spotify import Collection, SpotifyError
+from core.spotify import Collection, SpotifyError, SpotifyUnreachable
 from core.track import Track
 
 ENV = {"SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}
@@ -144,3 +144,29 @@ def test_a_playlist_that_cannot_be_written_fails_alone(
     ]
     assert report.playlists == [out / "Fine.m3u8"]
     assert (out / "Fine.m3u8").is_file() and not (out / "Full.m3u8").exists()
+
+
+def test_spotify_out_of_reach_ends_the_run_at_once_but_a_later_blip_fails_one_item(
+    tmp_path: Path,
+) -> None:
+    songs = (
+        "songs:\n"
+        '  - "First": "https://open.spotify.com/track/first"\n'
+        '  - "Second": "https://open.spotify.com/track/second"\n'
+    )
+    cfg = config(
+        tmp_path, 'download:\n  overwrite: skip\n  output: "{title}.{output-ext}"\n' + songs
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    down = SpotifyUnreachable("Spotify track first: cannot reach api.spotify.com: refused")
+    stub = StubSpotify({"first": down, "second": TRACK})
+    with pytest.raises(SpotifyUnreachable):
+        Downloader(cfg, out, spotify=stub).run()  # type: ignore[arg-type]
+
+    (out / "Song.mp3").write_bytes(b"already here")  # so the reached track is a quick skip
+    blip = SpotifyUnreachable("Spotify track second: cannot reach api.spotify.com: timed out")
+    stub = StubSpotify({"first": TRACK, "second": blip})
+    report = Downloader(cfg, out, spotify=stub).run()  # type: ignore[arg-type]
+    assert [r.status for r in report.results] == ["skipped"]
+    assert report.item_failures == [("track Second", str(blip))]
