@@ -68,12 +68,31 @@ pub fn tags(repo: &str, variant: &str) -> (String, String) {
     )
 }
 
+/// The repository part of the tags (`NAME` of `NAME:slim`): `--tag`, else images.yaml's.
+pub fn repository(tag: Option<&str>, m: &Manifest) -> Result<String> {
+    let Some(name) = tag else {
+        return Ok(m.image.clone());
+    };
+    let component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+    let grammar = format!("^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{component}(?:/{component})*$");
+    let valid = regex::Regex::new(&grammar).context("compiling the tag grammar")?;
+    if !valid.is_match(name) {
+        bail!("--tag '{name}': not an image repository name\n  hint: lowercase letters, digits, . _ - and /, without a :tag (the tool adds :slim, :slim-test, …)");
+    }
+    Ok(name.to_string())
+}
+
 /// The CA bundle handed to builder stages, and where it came from.
 pub fn ca_bundle(arg: Option<&str>) -> Result<(Vec<u8>, String)> {
     match arg {
         Some("none") => Ok((Vec::new(), "none (empty, --ca-cert none)".into())),
+        Some(f) if f.trim().is_empty() => {
+            bail!("--ca-cert needs a file\n  hint: a PEM bundle, or --ca-cert none")
+        }
         Some(f) => {
-            let data = std::fs::read(f).with_context(|| format!("reading --ca-cert {f}"))?;
+            let data = std::fs::read(f).with_context(|| {
+                format!("reading --ca-cert {f}\nhint: a PEM bundle, or --ca-cert none")
+            })?;
             Ok((data, f.to_string()))
         }
         None => {
@@ -245,7 +264,9 @@ fn build_target(
         Err(e) => {
             let step_lines = &log[step_start.min(log.len())..];
             let tail = &step_lines[step_lines.len().saturating_sub(30)..];
-            eprintln!("failing step: {current_step}");
+            if !current_step.is_empty() {
+                eprintln!("failing step: {current_step}");
+            }
             for l in tail {
                 eprintln!("  | {l}");
             }
@@ -267,20 +288,21 @@ pub fn build_variant(
     v: &Variant,
     args: &BuildArgs,
 ) -> Result<Built> {
-    let repo = args.image.tag.clone().unwrap_or_else(|| m.image.clone());
+    let repo = repository(args.image.tag.as_deref(), m)?;
     let (tag, test_tag) = tags(&repo, name);
-    let base = base::resolve(engine, m, name, v, args.image.base, args.image.rebuild_base)?;
+    if !root.join(&v.dockerfile).is_file() {
+        bail!(
+            "{}: variants.{name}.dockerfile: {} is not a file at the repo root",
+            crate::manifest::FILE,
+            v.dockerfile
+        );
+    }
     let (ca, ca_from) = ca_bundle(args.image.ca_cert.as_deref())?;
+    let base = base::resolve(engine, m, name, v, args.image.base, args.image.rebuild_base)?;
     println!(
         "ca {name}: build-ca/ca.pem <- {ca_from} ({} bytes, builder stages only)",
         ca.len()
     );
-    if !root.join(&v.dockerfile).is_file() {
-        bail!(
-            "{} not found at the repo root (variant {name})",
-            v.dockerfile
-        );
-    }
     let git = git_info();
     let src = source_revision(root, &v.dockerfile);
     let build_args = HashMap::from([("BASE_IMAGE".to_string(), base.reference.clone())]);
@@ -420,6 +442,19 @@ mod tests {
         assert!(data.is_empty());
         assert!(from.starts_with("none"));
         assert!(ca_bundle(Some("/nonexistent/ca.pem")).is_err());
+    }
+
+    #[test]
+    fn tag_repositories_follow_the_engines_grammar() {
+        let m = Manifest::parse(include_str!("../../images.yaml")).unwrap();
+        assert_eq!(repository(None, &m).unwrap(), "musicdl");
+        for good in ["xb", "my-app", "registry.lan:5000/team/musicdl", "a_b.c"] {
+            assert_eq!(repository(Some(good), &m).unwrap(), good);
+        }
+        for bad in ["Bad Tag", "", "xb:foo", "UPPER", "-x", "a//b"] {
+            let e = repository(Some(bad), &m).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--tag '{bad}': ")), "{e}");
+        }
     }
 
     #[test]

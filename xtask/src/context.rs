@@ -248,6 +248,12 @@ pub fn tar(root: &Path, dockerfile: Option<&str>, extras: &[Extra]) -> Result<Ve
     b.follow_symlinks(false);
     walk(root, "", &m, &mut |rel, meta| {
         let full = root.join(rel);
+        let kind = meta.file_type();
+        if !(kind.is_dir() || kind.is_file() || kind.is_symlink()) {
+            // as the docker CLI does with sockets: a FIFO or device is no build input
+            eprintln!("context: leaving out {rel} (not a file, folder or symlink)");
+            return Ok(());
+        }
         if meta.is_dir() {
             b.append_dir(rel, &full)
                 .with_context(|| format!("adding {rel} to the context"))
@@ -358,6 +364,92 @@ mod tests {
         assert!(ex("[ab].txt", "a.txt"));
         assert!(!ex("[ab].txt", "c.txt"));
         assert!(ex("[^ab].txt", "c.txt"));
+    }
+
+    fn names_in(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+        let mut a = ::tar::Archive::new(bytes);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let p = e.path().unwrap().to_string_lossy().into_owned();
+                p.trim_end_matches('/').to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_repos_dockerignore_sends_sources_and_nothing_that_lands_beside_them() {
+        let dir = std::env::temp_dir().join(format!("xtask-repo-ctx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = [
+            "download.py",
+            "config.yaml",
+            "requirements.txt",
+            "test-requirements.txt",
+            "pytest.ini",
+            "musicdl.Dockerfile",
+            "docker/ffmpeg-build.sh",
+            "docker/musicdl-entrypoint",
+            "core/config.py",
+            "core/sub/deep.py",
+            "tests/unit/test_a.py",
+            "tests/fixtures/audio.py",
+            // what a working tree also holds, none of which may reach an image
+            "README.md",
+            "Cargo.toml",
+            "target/debug/xtask",
+            ".venv/lib/python3.11/site-packages/x.py",
+            "docker/notes.orig",
+            "core/notes.orig",
+            "core/.venv/lib/python3.11/site-packages/y.py",
+            "core/target/debug/blob",
+            "core/.git/HEAD",
+            "core/__pycache__/config.cpython-311.pyc",
+            "tests/big.bin",
+            "tests/.env",
+            "tests/out/song.mp3",
+            "tests/node_modules/x/index.py",
+            "tests/.pytest_cache/v/x",
+        ];
+        for f in files {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        std::fs::write(
+            dir.join(".dockerignore"),
+            include_str!("../../.dockerignore"),
+        )
+        .unwrap();
+        std::os::unix::net::UnixListener::bind(dir.join("core/app.sock")).unwrap();
+
+        let names = names_in(&tar(&dir, Some("musicdl.Dockerfile"), &[]).unwrap());
+        let files: std::collections::BTreeSet<String> = names
+            .iter()
+            .filter(|n| dir.join(n).is_file())
+            .cloned()
+            .collect();
+        let expected: std::collections::BTreeSet<String> = [
+            ".dockerignore",
+            "musicdl.Dockerfile",
+            "download.py",
+            "config.yaml",
+            "requirements.txt",
+            "test-requirements.txt",
+            "pytest.ini",
+            "docker/ffmpeg-build.sh",
+            "docker/musicdl-entrypoint",
+            "core/config.py",
+            "core/sub/deep.py",
+            "tests/unit/test_a.py",
+            "tests/fixtures/audio.py",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(files, expected);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

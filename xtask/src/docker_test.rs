@@ -12,6 +12,9 @@ use crate::manifest::Manifest;
 use crate::report::{self, Outcome};
 use crate::{pytest, size};
 
+const REPORT_JSON: &str = "target/xtask/report.json";
+const REPORT_JUNIT: &str = "target/xtask/junit.xml";
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
     #[command(flatten)]
@@ -46,22 +49,34 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
             m.suites.join(", ")
         );
     };
-    let engine = Engine::connect()?;
-    let repo = args.image.tag.clone().unwrap_or_else(|| m.image.clone());
+    let variants = m.select(&args.image.variant)?;
+    let repo = build::repository(args.image.tag.as_deref(), &m)?;
     let (ca, ca_from) = build::ca_bundle(args.image.ca_cert.as_deref())?;
+    // a report from an earlier run must not pass for this one's if it stops early
+    for stale in [REPORT_JSON, REPORT_JUNIT] {
+        let _ = std::fs::remove_file(stale);
+    }
+    let engine = Engine::connect()?;
+    if args.skip_build {
+        let tag_flag = match &args.image.tag {
+            Some(t) => format!(" --tag {t}"),
+            None => String::new(),
+        };
+        for (name, _) in &variants {
+            let (tag, test_tag) = build::tags(&repo, name);
+            for t in [&tag, &test_tag] {
+                if engine.inspect(t)?.is_none() {
+                    bail!("--skip-build: image {t} is missing\n  hint: run cargo xtask docker-build --variant {name}{tag_flag}");
+                }
+            }
+        }
+    }
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut measured = Vec::new();
     let mut builds = serde_json::Map::new();
-    let variants = m.select(&args.image.variant)?;
     for (name, v) in &variants {
         let (tag, test_tag) = build::tags(&repo, name);
-        if args.skip_build {
-            for t in [&tag, &test_tag] {
-                if engine.inspect(t)?.is_none() {
-                    bail!("--skip-build: image {t} is missing\n  hint: run cargo xtask docker-build --variant {name}");
-                }
-            }
-        } else {
+        if !args.skip_build {
             let built = build::build_variant(&engine, &m, root, name, v, &args.build_args())?;
             let times: serde_json::Map<String, serde_json::Value> = built
                 .durations
@@ -123,6 +138,20 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         m.compare.slim_vs_full_max_ratio,
     ));
 
+    if outcomes.is_empty() {
+        outcomes.push(Outcome {
+            group: "manifest".into(),
+            name: "something to test".into(),
+            variant: "-".into(),
+            passed: false,
+            detail: format!(
+                "{} lists no check and no suite for these variants",
+                crate::manifest::FILE
+            ),
+            seconds: 0.0,
+            log: None,
+        });
+    }
     let leftover = engine.labelled_containers()?;
     if !leftover.is_empty() {
         outcomes.push(Outcome {
@@ -153,14 +182,21 @@ pub fn run(root: &Path, args: TestArgs) -> Result<()> {
         "failed": outcomes.iter().filter(|o| !o.passed).count(),
     });
     report::write_atomic(
-        Path::new("target/xtask/report.json"),
+        Path::new(REPORT_JSON),
         &serde_json::to_string_pretty(&json).context("serializing the report")?,
     )?;
     report::write_atomic(
-        Path::new("target/xtask/junit.xml"),
+        Path::new(REPORT_JUNIT),
         &report::junit("docker-test", &outcomes),
     )?;
-    println!("\nreport: target/xtask/report.json, target/xtask/junit.xml");
+    println!("\nreport: {REPORT_JSON}, {REPORT_JUNIT}");
+    let others = engine.containers_of_any_run()?.len();
+    if others > 0 {
+        println!(
+            "note: {others} container(s) of other or killed xtask runs exist; remove them with\n  docker rm -f $(docker ps -aq --filter label={})",
+            crate::engine::LABEL
+        );
+    }
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     if failed > 0 {
         eprintln!("error: {failed} check(s) failed; see the table above and target/xtask/logs/");

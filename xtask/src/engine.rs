@@ -16,8 +16,21 @@ use bollard::query_parameters::{
 use bollard::{body_full, Docker};
 use futures_util::StreamExt;
 
-/// Every container the tool creates carries this label, so cleanup is verifiable.
+/// Every container the tool creates carries this label, its value naming the run, so
+/// that a run checks its own cleanup and not that of a run beside it.
 pub const LABEL: &str = "io.musicdl.xtask";
+
+/// This process's value of [`LABEL`].
+pub fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{}-{nanos}", std::process::id())
+    })
+}
 
 static TRACKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -83,8 +96,14 @@ pub struct RunOutput {
     pub copied: Option<Vec<u8>>,
 }
 
+fn docker_host() -> Option<String> {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+}
+
 fn socket_name() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+    docker_host().unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
 }
 
 impl Engine {
@@ -97,7 +116,7 @@ impl Engine {
             .enable_all()
             .build()
             .context("starting the tokio runtime")?;
-        let docker = if std::env::var_os("DOCKER_HOST").is_some() {
+        let docker = if docker_host().is_some() {
             Docker::connect_with_defaults()
         } else {
             Docker::connect_with_local_defaults()
@@ -263,7 +282,7 @@ impl Engine {
             } else {
                 Some(spec.env.clone())
             },
-            labels: Some(HashMap::from([(LABEL.to_string(), "1".to_string())])),
+            labels: Some(HashMap::from([(LABEL.to_string(), run_id().to_string())])),
             network_disabled: Some(true),
             host_config: Some(HostConfig {
                 network_mode: Some("none".into()),
@@ -272,7 +291,7 @@ impl Engine {
             ..Default::default()
         };
         if INTERRUPTED.load(Ordering::SeqCst) {
-            bail!("interrupted");
+            return Err(interrupted());
         }
         let created = self
             .rt
@@ -284,19 +303,19 @@ impl Engine {
         let guard = ContainerGuard::new(self, created.id.clone());
         let id = guard.id.clone();
         if INTERRUPTED.load(Ordering::SeqCst) {
-            bail!("interrupted");
+            return Err(interrupted());
         }
         let timeout = spec.timeout.unwrap_or(Duration::from_secs(600));
         let result = self.rt.block_on(async {
             self.docker
                 .start_container(&id, None)
                 .await
-                .with_context(|| format!("starting {:?} in {}", spec.argv, spec.image))?;
+                .with_context(|| format!("starting `{}` in {}", spec.argv.join(" "), spec.image))?;
             let mut wait = self.docker.wait_container(&id, None);
             let code = match tokio::time::timeout(timeout, wait.next()).await {
                 Err(_) => bail!(
-                    "{:?} did not finish within {} s",
-                    spec.argv,
+                    "`{}` did not finish within {} s",
+                    spec.argv.join(" "),
                     timeout.as_secs()
                 ),
                 Ok(None) => bail!("the engine closed the wait stream"),
@@ -343,6 +362,9 @@ impl Engine {
             })
         });
         drop(guard);
+        if result.is_err() && INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(interrupted()); // the engine's answer to the cleanup, not a finding
+        }
         result
     }
 
@@ -372,9 +394,18 @@ impl Engine {
         }
     }
 
-    /// Containers carrying the tool's label (for cleanup verification).
+    /// Containers this run started that still exist (for cleanup verification).
     pub fn labelled_containers(&self) -> Result<Vec<String>> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL}=1")])]);
+        self.containers_labelled(&format!("{LABEL}={}", run_id()))
+    }
+
+    /// Containers any run of the tool started that still exist, e.g. after a `kill -9`.
+    pub fn containers_of_any_run(&self) -> Result<Vec<String>> {
+        self.containers_labelled(LABEL)
+    }
+
+    fn containers_labelled(&self, label: &str) -> Result<Vec<String>> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let opts = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
@@ -407,14 +438,25 @@ impl Drop for ContainerGuard<'_> {
     }
 }
 
+/// After a signal the cleanup thread ends the process within a second or two; until
+/// then the main thread starts nothing and reports nothing (no "FAIL: …" for checks
+/// cut short). Bounded, in case the cleanup itself hangs.
+fn interrupted() -> anyhow::Error {
+    for _ in 0..300 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    anyhow!("interrupted")
+}
+
 fn untrack(id: &str) {
     if let Ok(mut t) = TRACKED.lock() {
         t.retain(|x| x != id);
     }
 }
 
-/// Ctrl-C: remove every tracked container, then exit 130. Runs on its own
-/// thread so it fires even while the main thread blocks on a host tool.
+/// Ctrl-C, SIGTERM (CI cancelling, `timeout`) or SIGHUP (a closed terminal): remove
+/// every tracked container, then exit 128 + the signal's number. Runs on its own thread
+/// so it fires even while the main thread blocks on a host tool.
 fn install_ctrlc_cleanup(docker: Docker) {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -426,11 +468,23 @@ fn install_ctrlc_cleanup(docker: Docker) {
                 return;
             };
             rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_err() {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
                     return;
-                }
+                };
+                let (_, which, _) = futures_util::future::select_all([
+                    Box::pin(int.recv()),
+                    Box::pin(term.recv()),
+                    Box::pin(hup.recv()),
+                ])
+                .await;
+                let (name, code) = [("Ctrl-C", 130), ("SIGTERM", 143), ("SIGHUP", 129)][which];
                 INTERRUPTED.store(true, Ordering::SeqCst);
-                eprintln!("\ninterrupted: removing the containers this run started");
+                eprintln!("\n{name}: removing the containers this run started");
                 // a second pass catches a container whose create was in flight
                 for pass in 0..2 {
                     if pass == 1 {
@@ -446,7 +500,7 @@ fn install_ctrlc_cleanup(docker: Docker) {
                         untrack(&id);
                     }
                 }
-                std::process::exit(130);
+                std::process::exit(code);
             });
         });
     });

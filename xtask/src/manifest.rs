@@ -40,13 +40,14 @@ pub struct Compare {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Standins {
     pub suite: String,
     pub mirror: String,
     /// More apt source lines (updates, security) for the stand-in's apt.
     #[serde(default)]
     pub extra_sources: Vec<String>,
-    #[serde(flatten)]
+    /// The stand-ins by name, as `variants.<v>.standin` refers to them.
     pub kinds: BTreeMap<String, Standin>,
 }
 
@@ -201,10 +202,13 @@ impl Manifest {
     }
 
     fn validate(&self) -> Result<()> {
+        if self.variants.is_empty() {
+            bail!("{FILE}: variants: define at least one variant (slim, full, …)");
+        }
         for (name, v) in &self.variants {
             if !self.standins.kinds.contains_key(&v.standin) {
                 bail!(
-                    "{FILE}: variants.{name}.standin: '{}' is not one of {}",
+                    "{FILE}: variants.{name}.standin: '{}' is not one of standins.kinds: {}",
                     v.standin,
                     self.standins
                         .kinds
@@ -270,7 +274,15 @@ fn describe(e: &serde_yaml::Error) -> String {
         Some((p, m)) if !p.contains(' ') => (p.to_string(), m.to_string()),
         _ => (String::new(), body.to_string()),
     };
-    let reason = if let Some(rest) = msg.strip_prefix("invalid type: ") {
+    let reason = if let Some(kind) =
+        msg.strip_prefix("data did not match any variant of untagged enum ")
+    {
+        match kind.trim() {
+            "OneOrMany" => "expect/exclude: expected a regex or a list of regexes".to_string(),
+            "AbsentCheck" => "expected a path, or {path: …, variants: [...]}".to_string(),
+            other => format!("not a valid {other}"),
+        }
+    } else if let Some(rest) = msg.strip_prefix("invalid type: ") {
         match rest.split_once(", expected ") {
             Some((found, expected)) => format!("expected {} (found {found})", friendly(expected)),
             None => msg.clone(),
@@ -323,7 +335,8 @@ variants:
 standins:
   suite: bookworm
   mirror: http://deb.debian.org/debian
-  slim: {tag: "musicdl-standin:slim-bookworm", packages: [python3]}
+  kinds:
+    slim: {tag: "musicdl-standin:slim-bookworm", packages: [python3]}
 checks:
   commands:
     - {name: py, run: [python, --version], expect: "^Python {python_version}"}
@@ -390,7 +403,44 @@ checks:
         let e = err(&MINIMAL.replace("standin: slim", "standin: tiny"));
         assert_eq!(
             e,
-            "images.yaml: variants.slim.standin: 'tiny' is not one of slim"
+            "images.yaml: variants.slim.standin: 'tiny' is not one of standins.kinds: slim"
+        );
+    }
+
+    #[test]
+    fn standin_keys_are_named_with_their_whole_path() {
+        let e = err(&MINIMAL.replace("packages: [python3]", "pakages: [python3]"));
+        assert!(
+            e.starts_with("images.yaml: standins.kinds.slim.pakages: unknown key"),
+            "{e}"
+        );
+        let e = err(&MINIMAL.replace("suite: bookworm", "sute: bookworm"));
+        assert!(
+            e.starts_with("images.yaml: standins.sute: unknown key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_expect_that_is_no_regex_says_what_it_should_be() {
+        let e = err(&MINIMAL.replace("expect: \"^Python {python_version}\"", "expect: 5"));
+        assert!(
+            e.starts_with("images.yaml: checks.commands[0]: expect/exclude: expected a regex or a list of regexes"),
+            "{e}"
+        );
+        assert!(!e.contains("untagged"), "{e}");
+    }
+
+    #[test]
+    fn a_manifest_without_variants_is_an_error() {
+        let text = MINIMAL.replace(
+            "  slim: {dockerfile: musicdl.Dockerfile, base: \"python:3.12-slim\", standin: slim, max_size_mb: 250}\n",
+            "",
+        )
+        .replace("variants:\n", "variants: {}\n");
+        assert_eq!(
+            err(&text),
+            "images.yaml: variants: define at least one variant (slim, full, …)"
         );
     }
 

@@ -81,6 +81,29 @@ fn find(engine: &Engine, image: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// What our context tar puts into an image, checked against what the docker CLI
+/// (classic builder) sends for the same folder when the CLI is there.
+fn context_as_the_cli_sends_it(engine: &Engine, dir: &Path) -> BTreeSet<String> {
+    build(engine, dir, "xtask-it-ours:latest").expect("building with our context");
+    let ours = find(engine, "xtask-it-ours:latest");
+    let cli = Command::new("docker")
+        .args(["build", "-q", "-t", "xtask-it-ref:latest", "."])
+        .current_dir(dir)
+        .env("DOCKER_BUILDKIT", "0")
+        .output();
+    match cli {
+        Ok(out) if out.status.success() => {
+            let reference = find(engine, "xtask-it-ref:latest");
+            assert_eq!(ours, reference, "our context differs from the docker CLI's");
+        }
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("the docker CLI could not build the reference image")
+        }
+        _ => eprintln!("docker CLI unavailable: compared with the expected list only"),
+    }
+    ours
+}
+
 #[test]
 fn engine_checks_cleanup_and_dockerignore() {
     let Some(engine) = engine() else { return };
@@ -174,24 +197,7 @@ fn engine_checks_cleanup_and_dockerignore() {
     )
     .unwrap();
 
-    build(&engine, &dir, "xtask-it-ours:latest").expect("building with our context");
-    let ours = find(&engine, "xtask-it-ours:latest");
-
-    let cli = Command::new("docker")
-        .args(["build", "-q", "-t", "xtask-it-ref:latest", "."])
-        .current_dir(&dir)
-        .env("DOCKER_BUILDKIT", "0")
-        .output();
-    match cli {
-        Ok(out) if out.status.success() => {
-            let reference = find(&engine, "xtask-it-ref:latest");
-            assert_eq!(ours, reference, "our context differs from the docker CLI's");
-        }
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("the docker CLI could not build the reference image")
-        }
-        _ => eprintln!("docker CLI unavailable: compared with the expected list only"),
-    }
+    let ours = context_as_the_cli_sends_it(&engine, &dir);
     let expected: BTreeSet<String> = [
         "core",
         "core/x.py",
@@ -219,6 +225,50 @@ fn engine_checks_cleanup_and_dockerignore() {
     .map(|s| s.to_string())
     .collect();
     assert_eq!(ours, expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // the repository's own .dockerignore, on a tree with the junk a working copy gathers
+    let dir = tmpdir("repo-ignore");
+    for f in [
+        "core/config.py",
+        "core/notes.orig",
+        "core/.venv/lib/site-packages/y.py",
+        "core/target/debug/blob",
+        "tests/unit/test_a.py",
+        "tests/big.bin",
+        "tests/.env",
+        "tests/node_modules/x/index.py",
+        "docker/ffmpeg-build.sh",
+        "docker/musicdl-entrypoint",
+        "docker/notes.orig",
+        "download.py",
+        "README.md",
+    ] {
+        let p = dir.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, f).unwrap();
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::copy(repo.join(".dockerignore"), dir.join(".dockerignore")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {IMAGE}\nCOPY . /ctx/\n"),
+    )
+    .unwrap();
+    let sent = context_as_the_cli_sends_it(&engine, &dir);
+    let sent_files: BTreeSet<String> = sent.into_iter().filter(|p| dir.join(p).is_file()).collect();
+    let expected: BTreeSet<String> = [
+        "core/config.py",
+        "tests/unit/test_a.py",
+        "docker/ffmpeg-build.sh",
+        "docker/musicdl-entrypoint",
+        "download.py",
+        // the daemon drops the Dockerfile and .dockerignore when .dockerignore excludes them
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(sent_files, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 
     // every container the tool created is gone
