@@ -470,22 +470,10 @@ mod tests {
             }],
         )
         .unwrap();
-        let mut a = ::tar::Archive::new(bytes.as_slice());
-        let names: Vec<String> = a
-            .entries()
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .unwrap()
-                    .to_string_lossy()
-                    .trim_end_matches('/')
-                    .to_string()
-            })
-            .collect();
-        assert!(names.contains(&"core/a.py".to_string()), "{names:?}");
-        assert!(names.contains(&"Dockerfile".to_string()), "{names:?}");
-        assert!(names.contains(&"build-ca/ca.pem".to_string()), "{names:?}");
+        let names = names_in(&bytes);
+        assert!(names.contains("core/a.py"), "{names:?}");
+        assert!(names.contains("Dockerfile"), "{names:?}");
+        assert!(names.contains("build-ca/ca.pem"), "{names:?}");
         assert!(
             !names.iter().any(|n| n.contains("__pycache__")),
             "{names:?}"

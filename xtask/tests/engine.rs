@@ -81,6 +81,28 @@ fn find(engine: &Engine, image: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Files under `dir`, each holding its own path.
+fn write_tree(dir: &Path, files: &[&str]) {
+    for f in files {
+        let p = dir.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, f).unwrap();
+    }
+}
+
+/// A Dockerfile that copies the whole context to /ctx, for `find` to list.
+fn write_copy_all_dockerfile(dir: &Path) {
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {IMAGE}\nCOPY . /ctx/\n"),
+    )
+    .unwrap();
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
 /// What our context tar puts into an image, checked against what the docker CLI
 /// (classic builder) sends for the same folder when the CLI is there.
 fn context_as_the_cli_sends_it(engine: &Engine, dir: &Path) -> BTreeSet<String> {
@@ -181,24 +203,16 @@ fn engine_checks_cleanup_and_dockerignore() {
         "spaced name.txt",
         ".hidden",
     ];
-    for f in files {
-        let p = dir.join(f);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, f).unwrap();
-    }
+    write_tree(&dir, &files);
     std::fs::write(
         dir.join(".dockerignore"),
         "# comment\n*.pyc\n**/__pycache__\n/target\ndocs/**\n!docs/keep.md\ntests\n!tests/fixtures\nbuild?.log\n[ab].txt\n./notes/../secret\ndir/\n  .hidden  \n",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM {IMAGE}\nCOPY . /ctx/\n"),
-    )
-    .unwrap();
+    write_copy_all_dockerfile(&dir);
 
     let ours = context_as_the_cli_sends_it(&engine, &dir);
-    let expected: BTreeSet<String> = [
+    let expected = set(&[
         "core",
         "core/x.py",
         "core/x.pyc", // `*.pyc` does not cross a slash
@@ -220,54 +234,43 @@ fn engine_checks_cleanup_and_dockerignore() {
         "spaced name.txt",
         ".dockerignore",
         "Dockerfile",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     assert_eq!(ours, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 
     // the repository's own .dockerignore, on a tree with the junk a working copy gathers
     let dir = tmpdir("repo-ignore");
-    for f in [
-        "core/config.py",
-        "core/notes.orig",
-        "core/.venv/lib/site-packages/y.py",
-        "core/target/debug/blob",
-        "tests/unit/test_a.py",
-        "tests/big.bin",
-        "tests/.env",
-        "tests/node_modules/x/index.py",
-        "docker/ffmpeg-build.sh",
-        "docker/musicdl-entrypoint",
-        "docker/notes.orig",
-        "download.py",
-        "README.md",
-    ] {
-        let p = dir.join(f);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, f).unwrap();
-    }
+    write_tree(
+        &dir,
+        &[
+            "core/config.py",
+            "core/notes.orig",
+            "core/.venv/lib/site-packages/y.py",
+            "core/target/debug/blob",
+            "tests/unit/test_a.py",
+            "tests/big.bin",
+            "tests/.env",
+            "tests/node_modules/x/index.py",
+            "docker/ffmpeg-build.sh",
+            "docker/musicdl-entrypoint",
+            "docker/notes.orig",
+            "download.py",
+            "README.md",
+        ],
+    );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     std::fs::copy(repo.join(".dockerignore"), dir.join(".dockerignore")).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM {IMAGE}\nCOPY . /ctx/\n"),
-    )
-    .unwrap();
+    write_copy_all_dockerfile(&dir);
     let sent = context_as_the_cli_sends_it(&engine, &dir);
     let sent_files: BTreeSet<String> = sent.into_iter().filter(|p| dir.join(p).is_file()).collect();
-    let expected: BTreeSet<String> = [
+    let expected = set(&[
         "core/config.py",
         "tests/unit/test_a.py",
         "docker/ffmpeg-build.sh",
         "docker/musicdl-entrypoint",
         "download.py",
         // the daemon drops the Dockerfile and .dockerignore when .dockerignore excludes them
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     assert_eq!(sent_files, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 
