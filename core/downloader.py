@@ -3,6 +3,7 @@ place, in parallel, with retries, the overwrite policy, playlists and a summary.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 import tempfile
@@ -280,6 +281,20 @@ class Downloader:
             return self.spotify.artist(item.id)
         return self.spotify.playlist(item.id)
 
+    def _playlist_path(self, name: str, source: str, taken: set[str]) -> Path:
+        """`<name>.m3u8` in the library root, or `<name> (2).m3u8`, … when this run already
+        wrote that name or the file there was made from another playlist: a name stays with
+        its playlist across runs (two "Chill" playlists, one of them failing today).
+        Resolved like the track paths, so the relative paths hold when the library root is
+        reached through a symlink."""
+        for n in itertools.count(1):
+            file_name = sanitize_component(name, suffix="" if n == 1 else f" ({n})", ext=".m3u8")
+            path = resolve_under(self.output_dir, PurePosixPath(file_name))
+            if file_name.casefold() not in taken and playlist_source(path) in (None, source):
+                taken.add(file_name.casefold())
+                return path
+        raise AssertionError("unreachable")
+
     def run(self) -> RunReport:
         report = RunReport()
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -290,13 +305,11 @@ class Downloader:
                 coll = self._expand(item)
             except SpotifyAuthError:
                 raise  # wrong credentials: every item would fail the same way
-            except SpotifyUnreachable as exc:
-                if not collections and not report.item_failures:
-                    raise  # no answer yet: every item would wait for its own timeout
-                log.error("%s %r: %s", item.kind, item.name, exc)  # a blip: this item alone
-                report.item_failures.append((f"{item.kind} {item.name}", str(exc)))
-                continue
             except Exception as exc:  # one bad item must not stop the others
+                if isinstance(exc, SpotifyUnreachable) and not (
+                    collections or report.item_failures
+                ):
+                    raise  # no answer yet: every item would wait for its own timeout
                 reason = (
                     str(exc) if isinstance(exc, SpotifyError) else f"{type(exc).__name__}: {exc}"
                 )
@@ -355,23 +368,15 @@ class Downloader:
         for item, coll in collections:
             if item.kind != "playlist":
                 continue
-            # the file name stays with its playlist across runs: a name another playlist's
-            # file already has (two "Chill" playlists, one of them failing today) is not free
             source = f"https://open.spotify.com/playlist/{item.id}"
-            name = sanitize_component(coll.name, ext=".m3u8")
-            n = 2
-            while name.casefold() in taken or playlist_source(
-                resolve_under(self.output_dir, PurePosixPath(name))
-            ) not in (None, source):
-                name = sanitize_component(coll.name, suffix=f" ({n})", ext=".m3u8")
-                n += 1
-            taken.add(name.casefold())
+            path = self._playlist_path(coll.name, source, taken)
             entries: list[PlaylistEntry] = []
             for track in coll.tracks:
                 r = results[track.id]
                 audio = r.path if r.status != FAILED else None
-                if audio is None and track.id in jobs and _is_file(jobs[track.id][1]):
-                    audio = jobs[track.id][1]  # this run failed; an earlier run's file is there
+                final = jobs[track.id][1] if track.id in jobs else None
+                if audio is None and final is not None and _is_file(final):
+                    audio = final  # this run failed; an earlier run's file is there
                     log.info(
                         "playlist %r: keeping the earlier download of %s (%s)",
                         coll.name,
@@ -388,9 +393,6 @@ class Downloader:
                         audio, round(track.duration_s), ", ".join(track.artists), track.title
                     )
                 )
-            # resolved like the track paths, so the relative paths hold when the library
-            # root is reached through a symlink
-            path = resolve_under(self.output_dir, PurePosixPath(name))
             try:
                 write_m3u8(path, entries, source)
             except OSError as exc:  # e.g. disk full: keep the summary and the other playlists
